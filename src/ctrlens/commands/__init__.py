@@ -1,0 +1,1 @@
+"""One module per `ctrlens` subcommand; see ctrlens.cli for the interface."""

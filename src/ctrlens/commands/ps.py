@@ -1,0 +1,142 @@
+"""`ctrlens ps`: every process with the container, runtime and pod it belongs to."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..model import ROLE_SHIM, Process, Snapshot
+from ..output import Column, add_output_option, cut, emit, safe_text, terminal_width
+
+NAME = "ps"
+ORDER = 10
+HELP = "list processes with their container, runtime and pod"
+DESCRIPTION = """\
+Every process on the host, with the container (name, else short ID), runtime and pod it belongs to.
+Runtime shims (containerd-shim-runc-v2, conmon, [lxc monitor]) are marked as such.
+
+examples:
+  ctrlens ps -C nginx           which nginx is in a container, which is on the host
+  ctrlens ps --forest           the process tree with shims and containers, like ps -ef --forest
+  ctrlens ps --container web    the processes of one container
+  ctrlens ps -o json | jq '.[] | select(.container.runtime=="podman")'
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-C", dest="comm", metavar="NAME", action="append",
+                        help="only processes whose command name is NAME (like ps -C); repeatable")
+    parser.add_argument("--container", metavar="REF", help="only the processes of this container")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--containers-only", action="store_true", help="only processes inside containers")
+    which.add_argument("--host-only", action="store_true", help="only host processes (not in any container)")
+    parser.add_argument("--forest", action="store_true", help="show the process tree, annotated")
+    add_output_option(parser)
+
+
+def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Any) -> list[Process]:
+    procs = list(snapshot.processes.values())
+    if args.comm:
+        names = set(args.comm)
+        procs = [p for p in procs if p.comm in names]
+    if args.container:
+        target = ctx.resolve(args.container)
+        if target.container is None:
+            wanted = {target.process.pid} if target.process else set()
+            procs = [p for p in procs if p.pid in wanted]
+        else:
+            procs = [p for p in procs if p.container_id == target.container.id]
+    if args.containers_only:
+        procs = [p for p in procs if p.container_id is not None]
+    if args.host_only:
+        procs = [p for p in procs if p.container_id is None]
+    procs.sort(key=lambda p: p.pid)
+    return procs
+
+
+def container_label(snapshot: Snapshot, proc: Process) -> str | None:
+    if proc.role == ROLE_SHIM:
+        served = [snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers]
+        return "shim: " + ",".join(served) if served else "(shim)"
+    container = snapshot.container_of(proc.pid)
+    return container.display_name if container else None
+
+
+def _row(snapshot: Snapshot, proc: Process) -> dict[str, Any]:
+    container = snapshot.container_of(proc.pid)
+    return {
+        "pid": proc.pid,
+        "ppid": proc.ppid,
+        "user": proc.user,
+        "container": container_label(snapshot, proc),
+        "runtime": container.runtime if container else None,
+        "pod": (f"{container.pod.namespace}/{container.pod.name}" if container and container.pod and container.pod.name
+                else None),
+        "command": proc.command,
+    }
+
+
+COLUMNS = [
+    Column("PID", "pid", 5, 8, ">"),
+    Column("PPID", "ppid", 5, 8, ">"),
+    Column("USER", "user", 4, 10),
+    Column("CONTAINER", "container", 9, 24),
+    Column("RUNTIME", "runtime", 7, 10),
+    Column("POD", "pod", 3, 24),
+    Column("COMMAND", "command", 10, None),
+]
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    snapshot = ctx.scan()
+    procs = select(snapshot, args, ctx)
+    if args.output != "table":
+        emit(args.output, [snapshot.process_dict(p) for p in procs])
+        return 0
+    if args.forest:
+        ctx.out.write(forest(snapshot, procs) + "\n")
+        return 0
+    rows = [_row(snapshot, p) for p in procs]
+    columns = COLUMNS if any(r["pod"] for r in rows) else [c for c in COLUMNS if c.header != "POD"]
+    emit("table", rows, columns)
+    if args.comm and not procs:
+        return 1  # like ps -C: nothing matched
+    return 0
+
+
+def forest(snapshot: Snapshot, procs: list[Process]) -> str:
+    """ps -ef --forest, annotated: each container's top process says which container it starts."""
+    wanted = {p.pid for p in procs}
+    # Keep the ancestors of selected processes so the tree stays connected.
+    for proc in procs:
+        ppid = proc.ppid
+        while ppid in snapshot.processes and ppid not in wanted:
+            wanted.add(ppid)
+            ppid = snapshot.processes[ppid].ppid
+    kids: dict[int, list[int]] = {}
+    for pid in sorted(wanted):
+        kids.setdefault(snapshot.processes[pid].ppid, []).append(pid)
+    roots = sorted(pid for pid in wanted if snapshot.processes[pid].ppid not in wanted)
+    width = terminal_width()
+    lines = [f"{'PID':>7}  {'USER':<8}  {'CONTAINER':<22}  COMMAND"]
+
+    def walk(pid: int, depth: int) -> None:
+        proc = snapshot.processes[pid]
+        label = container_label(snapshot, proc) or ""
+        container = snapshot.container_of(pid)
+        parent_container = snapshot.container_of(proc.ppid)
+        if container and (parent_container is None or parent_container.id != container.id):
+            label = f"{container.display_name} ({container.runtime})"
+        elif container:
+            label = "  ″"  # same container as the line above
+        indent = "    " * (depth - 1) + " \\_ " if depth else ""
+        command = safe_text(indent + proc.command)
+        line = f"{pid:>7}  {cut(proc.user, 8):<8}  {cut(safe_text(label), 22):<22}  {command}"
+        lines.append(cut(line, width))
+        for child in kids.get(pid, []):
+            walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    return "\n".join(lines)
+

@@ -1,0 +1,271 @@
+"""One pass over /proc: read every process, attribute each to a container, enrich containers from runtime files.
+
+Processes vanish and PIDs are reused mid-scan: every file of a process is read through one /proc/PID dirfd,
+so a read after exit fails (ESRCH) instead of reading a newcomer's file, and a vanished process is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .host import Host
+from .model import ROLE_KERNEL, ROLE_SHIM, Container, Pod, Process, Snapshot
+from .procfs.parse import cgroup_paths, ns_inode, parse_cgroup, parse_cmdline, parse_stat, parse_status, status_ids
+from .runtimes import CgroupMatch, MetaContext, enrich, match_cgroup_path
+from .runtimes.base import KUBERNETES, UNKNOWN
+from .runtimes.shims import ShimSignal, shim_signal
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_O_FILE = os.O_RDONLY | os.O_CLOEXEC
+_MAX_ANCESTRY = 64
+
+
+def _read_at(dirfd: int, name: str) -> bytes:
+    fd = os.open(name, _O_FILE, dir_fd=dirfd)
+    try:
+        data = os.read(fd, 65536)
+        if len(data) == 65536:  # long command lines
+            chunks = [data]
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
+
+
+def read_process(proc_dir: str, pid: int) -> Process | None:
+    """One process, or None when it exited (or was never readable) during the read."""
+    try:
+        dirfd = os.open(f"{proc_dir}/{pid}", _O_DIR)
+    except OSError:
+        return None
+    try:
+        stat = parse_stat(_read_at(dirfd, "stat"))
+        uid = os.fstat(dirfd).st_uid
+        cmdline = parse_cmdline(_read_at(dirfd, "cmdline"))
+        try:
+            cgroups = cgroup_paths(parse_cgroup(_read_at(dirfd, "cgroup")))
+        except PermissionError:
+            cgroups = []
+        pid_ns = mnt_ns = None
+        try:
+            pid_ns = ns_inode(os.readlink("ns/pid", dir_fd=dirfd))
+            mnt_ns = ns_inode(os.readlink("ns/mnt", dir_fd=dirfd))
+        except (PermissionError, FileNotFoundError):
+            pass  # other users' namespaces need privilege; fixture trees may not have them
+    except (ProcessLookupError, FileNotFoundError):
+        return None
+    except (OSError, ValueError, IndexError):
+        return None  # unreadable or torn: treat like a process that left
+    finally:
+        os.close(dirfd)
+    proc = Process(
+        pid=pid,
+        ppid=stat.ppid,
+        uid=uid,
+        comm=stat.comm,
+        cmdline=cmdline,
+        state=stat.state,
+        start_ticks=stat.start_ticks,
+        cgroup=cgroups[0] if cgroups else "/",
+        cgroups=cgroups,
+        pid_ns=pid_ns,
+        mnt_ns=mnt_ns,
+    )
+    if pid == 2 or stat.ppid == 2:
+        proc.role = ROLE_KERNEL
+    return proc
+
+
+def read_processes(proc_dir: str) -> dict[int, Process]:
+    processes: dict[int, Process] = {}
+    for name in os.listdir(proc_dir):
+        if name.isdigit():
+            proc = read_process(proc_dir, int(name))
+            if proc is not None:
+                processes[proc.pid] = proc
+    return processes
+
+
+def _read_nspid(proc_dir: str, pid: int) -> list[int] | None:
+    try:
+        with open(f"{proc_dir}/{pid}/status", "rb") as f:
+            status = parse_status(f.read())
+    except OSError:
+        return None
+    value = status.get("NSpid")
+    return list(status_ids(value)) if value else None
+
+
+class _Attributor:
+    """Decides, for each process, which container it belongs to."""
+
+    def __init__(self, processes: dict[int, Process], host_ns: dict[str, int]) -> None:
+        self.processes = processes
+        self.host_pid_ns = host_ns.get("pid")
+        self.shims: dict[int, ShimSignal] = {}
+        self.containers: dict[str, Container] = {}
+
+    def run(self) -> dict[str, Container]:
+        for proc in self.processes.values():
+            if proc.role == ROLE_KERNEL:
+                continue
+            signal = shim_signal(proc.cmdline, proc.comm)
+            if signal is not None:
+                self.shims[proc.pid] = signal
+                proc.role = ROLE_SHIM
+        for proc in self.processes.values():
+            if proc.role is None:
+                self._attribute(proc)
+        return self.containers
+
+    def nearest_shim(self, proc: Process) -> tuple[int, ShimSignal] | None:
+        seen = 0
+        ppid = proc.ppid
+        while ppid > 1 and seen < _MAX_ANCESTRY:
+            signal = self.shims.get(ppid)
+            if signal is not None:
+                return ppid, signal
+            parent = self.processes.get(ppid)
+            if parent is None:
+                return None
+            ppid = parent.ppid
+            seen += 1
+        return None
+
+    def _attribute(self, proc: Process) -> None:
+        matches: list[CgroupMatch] = []
+        for path in proc.cgroups:
+            matches = match_cgroup_path(path)
+            if matches:
+                break
+        if matches:
+            inner = matches[-1]
+            if inner.shim:
+                proc.role = ROLE_SHIM  # conmon / lxc monitor / nspawn supervisor scopes
+                return
+            payload = [m for m in matches if not m.shim]
+            container = self._container_for(inner, proc)
+            if len(payload) > 1:
+                container.parent_id = payload[-2].id
+            self._add(container, proc)
+            return
+        shim = self.nearest_shim(proc)
+        if shim is not None and shim[1].container_id:
+            pid, signal = shim
+            container = self.containers.get(signal.container_id)
+            if container is None:
+                container = Container(
+                    id=signal.container_id,
+                    runtime=signal.runtime,
+                    cgroup=proc.cgroup,
+                    name=signal.name,
+                    engine_namespace=signal.engine_namespace,
+                    bundle=signal.bundle,
+                    evidence=[f"child of {signal.kind} (pid {pid}) for {signal.container_id}"],
+                )
+                self.containers[container.id] = container
+            self._add(container, proc)
+            return
+        if proc.pid_ns is not None and self.host_pid_ns is not None and proc.pid_ns != self.host_pid_ns:
+            cid = f"pidns-{proc.pid_ns}"
+            container = self.containers.get(cid)
+            if container is None:
+                container = Container(
+                    id=cid,
+                    runtime=UNKNOWN,
+                    cgroup=proc.cgroup,
+                    evidence=[f"private pid namespace {proc.pid_ns}; no runtime rule matched cgroup {proc.cgroup}"],
+                )
+                self.containers[cid] = container
+            self._add(container, proc)
+
+    def _container_for(self, match: CgroupMatch, proc: Process) -> Container:
+        container = self.containers.get(match.id)
+        if container is not None:
+            return container
+        container = Container(
+            id=match.id,
+            runtime=match.runtime,
+            cgroup=match.cgroup,
+            name=match.name,
+            engine_namespace=match.engine_namespace,
+            evidence=[f"cgroup {match.cgroup} matches {match.rule}"],
+        )
+        if match.pod_uid or match.qos:
+            container.pod = Pod(name=None, namespace=None, uid=match.pod_uid, qos=match.qos)
+        self.containers[match.id] = container
+        return container
+
+    def _add(self, container: Container, proc: Process) -> None:
+        proc.container_id = container.id
+        container.pids.append(proc.pid)
+
+    def finish(self, proc_dir: str) -> None:
+        """Init process, shim, runtime by shim where the path was silent, NSpid of container processes."""
+        for container in self.containers.values():
+            members = set(container.pids)
+            container.pids.sort()
+            tops = [self.processes[p] for p in container.pids if self.processes[p].ppid not in members]
+            tops.sort(key=lambda p: (p.start_ticks, p.pid))
+            container.init_pid = tops[0].pid if tops else (container.pids[0] if container.pids else None)
+            init = self.processes.get(container.init_pid) if container.init_pid else None
+            shim = self.nearest_shim(init) if init else None
+            if shim is not None:
+                shim_pid, signal = shim
+                container.shim_pid = shim_pid
+                self.processes[shim_pid].shim_of.append(container.id)
+                if container.runtime == KUBERNETES or container.runtime == UNKNOWN:
+                    container.runtime = signal.runtime
+                    container.evidence.append(f"runtime from {signal.kind} (pid {shim_pid})")
+                container.engine_namespace = container.engine_namespace or signal.engine_namespace
+                container.bundle = container.bundle or signal.bundle
+                if signal.name and not container.name:
+                    container.name = signal.name
+            for pid in container.pids:
+                self.processes[pid].nspid = _read_nspid(proc_dir, pid)
+
+
+def scan(host: Host | None = None) -> Snapshot:
+    """Every process and container on the host, in one pass over its /proc."""
+    host = host or Host()
+    started = time.time()
+    proc_dir = host.proc
+    processes = read_processes(proc_dir)
+    host_ns = host.host_namespaces()
+    attributor = _Attributor(processes, host_ns)
+    containers = attributor.run()
+    attributor.finish(proc_dir)
+    meta = MetaContext(host, processes)
+    for pid, signal in attributor.shims.items():
+        if signal.kind == "lxc-monitor" and signal.state_path:
+            meta.dirs.add("lxc_paths", signal.state_path)
+        if signal.kind == "conmon" and signal.bundle and "/overlay-containers/" in signal.bundle:
+            meta.dirs.add("containers_storage", signal.bundle.split("/overlay-containers/")[0])
+    for container in containers.values():
+        enrich(container, meta)
+        if container.started is None and container.init_pid in processes:
+            container.started = meta.process_start_iso(processes[container.init_pid])
+    snapshot = Snapshot(
+        processes=processes,
+        containers=containers,
+        host_root=host.root,
+        host_namespaces=host_ns,
+        taken_at=started,
+    )
+    snapshot.warnings.extend(_visibility_warnings(host, processes))
+    return snapshot
+
+
+def _visibility_warnings(host: Host, processes: dict[int, Process]) -> list[str]:
+    if os.geteuid() == 0 or not host.is_live:
+        return []
+    hidden_ns = sum(1 for p in processes.values() if p.pid_ns is None and p.role != ROLE_KERNEL)
+    return [
+        "not running as root: "
+        f"namespaces of {hidden_ns} processes, container names from the runtimes' root-only files, "
+        "environments and root filesystems cannot be read; showing what cgroup paths and shims tell. "
+        "Run with sudo for the full picture."
+    ]
