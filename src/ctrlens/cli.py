@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         ctx.error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return 4
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        if os.environ.get("CTRLENS_DEBUG"):
+            raise
+        ctx.error(f"internal error: {type(exc).__name__} (run with CTRLENS_DEBUG=1 for details, and report it)")
+        return 70
 
 
 def usage_error(message: str) -> int:

@@ -67,6 +67,13 @@ class Pod:
     qos: str | None = None  # guaranteed, burstable, besteffort
     sandbox_id: str | None = None
 
+    @property
+    def ref(self) -> str | None:
+        """"namespace/name" as kubectl shows it, or the name alone."""
+        if not self.name:
+            return None
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

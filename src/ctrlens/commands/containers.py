@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..model import Container, Snapshot
@@ -35,7 +35,7 @@ def age(iso: str | None, now: float | None = None) -> str | None:
     if not iso:
         return None
     try:
-        then = datetime.strptime(iso[:19], "%Y-%m-%dT%H:%M:%S").timestamp() - time.timezone
+        then = datetime.fromisoformat(iso[:19]).replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         return iso
     seconds = max(0, int((now or time.time()) - then))
@@ -71,12 +71,13 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     snapshot = ctx.scan()
     containers = container_rows(snapshot, args.runtime, args.no_sandbox)
     records = [c.to_dict() for c in containers]
+    by_id = {c.id: c for c in containers}
     if args.output != "table":
         emit(args.output, records)
         return 0
     for rec in records:
         rec["age"] = age(rec["started"])
-        rec["pod_ref"] = f"{rec['namespace']}/{rec['pod']}" if rec["pod"] else None
+        rec["pod_ref"] = by_id[rec["id"]].pod.ref if by_id[rec["id"]].pod else None
     columns = COLUMNS if any(r["pod_ref"] for r in records) else [c for c in COLUMNS if c.header != "POD"]
     emit("table", records, columns)
     if not records:

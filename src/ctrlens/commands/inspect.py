@@ -59,7 +59,7 @@ def render(record: dict[str, Any]) -> str:
         _kv(lines, "pid in ctr", proc["pid_in_container"])
         _kv(lines, "cgroup", proc["cgroup"])
         if c is None:
-            lines.append("  container:      none (a host process)")
+            lines.append(f"  {'container:':<18}none (a host process)")
         lines.append("")
     if c:
         lines.append(f"Container {c['name'] or c['short_id']}")

@@ -70,8 +70,7 @@ def _row(snapshot: Snapshot, proc: Process) -> dict[str, Any]:
         "user": proc.user,
         "container": container_label(snapshot, proc),
         "runtime": container.runtime if container else None,
-        "pod": (f"{container.pod.namespace}/{container.pod.name}" if container and container.pod and container.pod.name
-                else None),
+        "pod": container.pod.ref if container and container.pod else None,
         "command": proc.command,
     }
 

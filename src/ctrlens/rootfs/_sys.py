@@ -171,3 +171,21 @@ def fs_magic(fd: int) -> int:
 def pseudo_fs_name(fd: int) -> str | None:
     """'proc', 'sysfs'… when `fd` lives on a kernel-interface filesystem, else None."""
     return PSEUDO_FS_MAGIC.get(fs_magic(fd))
+
+
+RENAME_NOREPLACE = 1
+
+_libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+_libc.fchownat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_int]
+
+
+def rename_noreplace(src_dirfd: int, src: bytes, dst_dirfd: int, dst: bytes) -> None:
+    """renameat2(RENAME_NOREPLACE): move into place only if nothing has appeared at `dst` meanwhile."""
+    if _libc.renameat2(src_dirfd, src, dst_dirfd, dst, RENAME_NOREPLACE) != 0:
+        raise _oserror(os.fsdecode(dst))
+
+
+def chown_fd(fd: int, uid: int, gid: int) -> None:
+    """fchownat(fd, "", AT_EMPTY_PATH): works on O_PATH fds, symlinks included, and never follows anything."""
+    if _libc.fchownat(fd, b"", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0:
+        raise _oserror()

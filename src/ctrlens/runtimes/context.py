@@ -41,7 +41,7 @@ def option_value(argv: list[str], *names: str) -> str | None:
     return None
 
 
-def discover_engine_dirs(processes: dict[int, Process]) -> EngineDirs:
+def discover_engine_dirs(processes: dict[int, Process], host: Host | None = None) -> EngineDirs:
     """Non-default data roots from the daemons' own command lines (dockerd --data-root, containerd --state…)."""
     dirs = EngineDirs()
     for proc in processes.values():
@@ -52,11 +52,25 @@ def discover_engine_dirs(processes: dict[int, Process]) -> EngineDirs:
         if exe == "dockerd":
             dirs.add("docker_roots", option_value(argv, "--data-root", "-g", "--graph"))
         elif exe == "containerd":
-            dirs.add("containerd_states", option_value(argv, "--state"))
+            dirs.add("containerd_states", option_value(argv, "--state") or _toml_state(option_value(argv, "--config", "-c"), host))
         elif exe in ("crio", "podman"):
             dirs.add("containers_storage", option_value(argv, "--root"))
             dirs.add("containers_storage", option_value(argv, "--runroot"))
     return dirs
+
+
+def _toml_state(config_path: str | None, host: Host | None) -> str | None:
+    """containerd's `state = "…"` from its --config file, when the command line does not say."""
+    if not config_path:
+        return None
+    try:
+        import tomllib
+
+        with open(host.path(config_path) if host else config_path, "rb") as f:
+            state = tomllib.load(f).get("state")
+        return state if isinstance(state, str) else None
+    except (OSError, ValueError):
+        return None
 
 
 class MetaContext:
@@ -65,7 +79,7 @@ class MetaContext:
     def __init__(self, host: Host, processes: dict[int, Process]) -> None:
         self.host = host
         self.processes = processes
-        self.dirs = discover_engine_dirs(processes)
+        self.dirs = discover_engine_dirs(processes, host)
         self._json: dict[str, Any] = {}
         self._boot_time: float | None = None
 

@@ -1,0 +1,111 @@
+"""What a value's shape says: harmless shapes (booleans, numbers, paths, versions, URLs without a password,
+placeholders) and passwords embedded in URLs or connection strings. Pure string functions, no library."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from .names import is_secret_name
+
+_BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "enabled", "disabled", "enable",
+             "disable", "none", "null", "nil", "undefined", "empty", "unset", "trust", "required", "optional"}
+_PLACEHOLDER_WORDS = {"redacted", "<redacted>", "[redacted]", "secret-here", "your-secret", "your-token",
+                      "your-password", "replace-me", "replaceme", "todo", "tbd", "dummy-value", "notset"}
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[a-zA-Z]{1,3})?")  # 30, 0.5, 512m, 10s, 1Gi
+_VERSION = re.compile(r"(?:\d+:)?v?\d+(?:\.\d+)+(?:[-+~._]?[A-Za-z0-9][A-Za-z0-9.~+-]*)?")
+_PATH = re.compile(r"(?:~|\.{1,2})?/[\w.~@+,%=-]*(?:/[\w.~@+,%=-]*)*")
+_PATH_LIST = re.compile(rf"{_PATH.pattern}(?::{_PATH.pattern})+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DIGEST = re.compile(r"(?:sha1|sha256|sha384|sha512|md5):[0-9a-fA-F]{32,128}")
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_CONN_PASSWORD = re.compile(
+    r"(?:^|[;\s])(?:password|passwd|pwd)\s*=\s*('(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^;\s]+)", re.IGNORECASE
+)
+_TEMPLATE = re.compile(r"^(?:\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(\w+\)s|%s|<[^<>]*>|\{[^{}]*\})$")
+
+
+def is_boolean(value: str) -> bool:
+    return value.strip().lower() in _BOOLEANS
+
+
+def is_number(value: str) -> bool:
+    return bool(_NUMBER.fullmatch(value.strip()))
+
+
+def is_version(value: str) -> bool:
+    return bool(_VERSION.fullmatch(value.strip()))
+
+
+def is_path(value: str) -> bool:
+    """An absolute or ./relative path, or a PATH-like list of them."""
+    v = value.strip()
+    return bool(_PATH.fullmatch(v) or _PATH_LIST.fullmatch(v))
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID.fullmatch(value.strip()))
+
+
+def is_digest(value: str) -> bool:
+    return bool(_DIGEST.fullmatch(value.strip()))
+
+
+def is_placeholder(value: str) -> bool:
+    """Unexpanded templates and stand-ins (${DB_PASSWORD}, {{ .token }}, <password>, *****, xxxx)."""
+    v = value.strip()
+    if not v:
+        return True
+    if _TEMPLATE.match(v) or v.lower() in _PLACEHOLDER_WORDS:
+        return True
+    return len(set(v.lower())) == 1 and len(v) >= 3  # "*****", "xxxxxxxx", "0000"
+
+
+def url_passwords(value: str) -> list[str]:
+    """Passwords in `scheme://user:pass@host` URLs and in `Password=…;` / `password=…` connection strings."""
+    found: list[str] = []
+    for match in _URL_START.finditer(value):
+        rest = value[match.end() :]
+        netloc = re.split(r"[/?#\s\"'<>]", rest, maxsplit=1)[0]
+        userinfo, at, _ = netloc.rpartition("@")
+        _, colon, password = userinfo.partition(":")
+        if at and colon and password and not is_placeholder(password):
+            found.append(password)
+        found.extend(_query_secrets(rest))
+    for match in _CONN_PASSWORD.finditer(value):
+        password = match.group(1).strip("'\"")
+        if password and not is_placeholder(password):
+            found.append(password)
+    return found
+
+
+def _query_secrets(rest: str) -> list[str]:
+    """`?access_token=…`, `&sig=…` (Azure SAS): secrets carried as query parameters."""
+    url = re.split(r"[\s\"'<>]", rest, maxsplit=1)[0]
+    _, q, query = url.partition("?")
+    if not q:
+        return []
+    return [
+        v for k, v in parse_qsl(query.partition("#")[0], keep_blank_values=False)
+        if (k.lower() in ("sig", "signature", "key") or is_secret_name(k)) and not is_placeholder(v)
+    ]
+
+
+def has_url(value: str) -> bool:
+    return bool(_URL_START.search(value))
+
+
+def is_harmless(value: str) -> bool:
+    """Shapes that never carry a secret whatever the variable is called (the name rule still respects
+    numbers under strong names: PIN=4711)."""
+    v = value.strip()
+    if is_placeholder(v) or is_boolean(v) or is_version(v) or is_path(v) or is_uuid(v) or is_digest(v):
+        return True
+    # A URL with no password in it is an address, not a credential.
+    return has_url(v) and not url_passwords(v) and " " not in v
+
+
+def looks_like_list_of_words(value: str) -> bool:
+    """Space-separated words ("autoconf dpkg-dev file g++"): package lists, flags, prose."""
+    parts = value.split()
+    return len(parts) > 1
