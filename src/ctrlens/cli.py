@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print("", file=sys.stderr)
+        print(file=sys.stderr)
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         ctx.error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return 4
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+    except Exception as exc:
         if os.environ.get("CTRLENS_DEBUG"):
             raise
         ctx.error(f"internal error: {type(exc).__name__} (run with CTRLENS_DEBUG=1 for details, and report it)")

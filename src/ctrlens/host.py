@@ -33,7 +33,7 @@ class Host:
     _ns: dict[str, int] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_option(cls, host_root: str | None) -> "Host":
+    def from_option(cls, host_root: str | None) -> Host:
         """The host named by `--host-root`, else `$CTRLENS_HOST_ROOT`, else `/`; checked to hold a procfs."""
         root = host_root or os.environ.get(HOST_ROOT_ENV) or "/"
         host = cls(os.path.abspath(root))

@@ -6,11 +6,11 @@ from typing import Any
 
 from .errors import CtrlensError
 from .host import Host
+from .model import Snapshot
 from .mounts import read_mounts, root_fs
 from .namespaces import namespaces_of
 from .procfs import ProcHandle, is_identity_map, parse_id_map
 from .refs import Target
-from .model import Snapshot
 
 
 def inspect_target(snapshot: Snapshot, target: Target, host: Host) -> dict[str, Any]:

@@ -6,8 +6,9 @@ These are plain data. The JSON produced from them (`to_dict`) is a documented, s
 from __future__ import annotations
 
 import pwd
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 # Roles a process can play next to containers.
 ROLE_SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor

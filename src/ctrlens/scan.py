@@ -11,7 +11,15 @@ import time
 
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_SHIM, Container, Pod, Process, Snapshot
-from .procfs.parse import cgroup_paths, ns_inode, parse_cgroup, parse_cmdline, parse_stat, parse_status, status_ids
+from .procfs.parse import (
+    cgroup_paths,
+    ns_inode,
+    parse_cgroup,
+    parse_cmdline,
+    parse_stat,
+    parse_status,
+    status_ids,
+)
 from .runtimes import CgroupMatch, MetaContext, enrich, match_cgroup_path
 from .runtimes.base import KUBERNETES, UNKNOWN
 from .runtimes.shims import ShimSignal, shim_signal
@@ -239,7 +247,7 @@ def scan(host: Host | None = None) -> Snapshot:
     containers = attributor.run()
     attributor.finish(proc_dir)
     meta = MetaContext(host, processes)
-    for pid, signal in attributor.shims.items():
+    for signal in attributor.shims.values():
         if signal.kind == "lxc-monitor" and signal.state_path:
             meta.dirs.add("lxc_paths", signal.state_path)
         if signal.kind == "conmon" and signal.bundle and "/overlay-containers/" in signal.bundle:
@@ -263,9 +271,10 @@ def _visibility_warnings(host: Host, processes: dict[int, Process]) -> list[str]
     if os.geteuid() == 0 or not host.is_live:
         return []
     hidden_ns = sum(1 for p in processes.values() if p.pid_ns is None and p.role != ROLE_KERNEL)
-    return [
+    message = (
         "not running as root: "
         f"namespaces of {hidden_ns} processes, container names from the runtimes' root-only files, "
         "environments and root filesystems cannot be read; showing what cgroup paths and shims tell. "
         "Run with sudo for the full picture."
-    ]
+    )
+    return [message]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..model import Container, Snapshot
@@ -35,7 +35,7 @@ def age(iso: str | None, now: float | None = None) -> str | None:
     if not iso:
         return None
     try:
-        then = datetime.fromisoformat(iso[:19]).replace(tzinfo=timezone.utc).timestamp()
+        then = datetime.fromisoformat(iso[:19]).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return iso
     seconds = max(0, int((now or time.time()) - then))

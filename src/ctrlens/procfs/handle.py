@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+from typing import Self
 
 from ..errors import PermissionDenied, ProcessGone
 from . import parse
@@ -20,7 +21,7 @@ _GONE = (errno.ENOENT, errno.ESRCH)
 class ProcHandle:
     """One live process. Use as a context manager; `close()` releases both fds."""
 
-    __slots__ = ("pid", "proc", "pidfd", "dirfd")
+    __slots__ = ("dirfd", "pid", "pidfd", "proc")
 
     def __init__(self, pid: int, proc: str = "/proc", *, pidfd: bool = True) -> None:
         self.pid = pid
@@ -42,7 +43,7 @@ class ProcHandle:
             self.close()
             raise PermissionDenied(f"process {pid}: permission denied") from None
 
-    def __enter__(self) -> "ProcHandle":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

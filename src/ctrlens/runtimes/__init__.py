@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from ..model import Container
 from . import containerd, crio, docker, kubernetes, lxc, nspawn, other, podman
 from .base import CgroupMatch
 from .context import MetaContext
-from ..model import Container
 
 MODULES: tuple[ModuleType, ...] = (docker, containerd, crio, podman, lxc, nspawn, kubernetes, other)
 _RULES = tuple(rule for module in MODULES for rule in module.RULES)
