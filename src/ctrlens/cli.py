@@ -123,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     # Die quietly when piped into `head`, and on Ctrl-C.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser, commands = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["containers", *(argv or [])])
+        args = parser.parse_args([*argv, "containers"])  # global options come before the command
     module = commands[args.command]
     ctx = Context(args)
     try:

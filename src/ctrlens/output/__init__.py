@@ -45,7 +45,8 @@ class Column:
         return str(v)
 
 
-def terminal_width(stream: TextIO = sys.stdout) -> int:
+def terminal_width(stream: TextIO | None = None) -> int:
+    stream = stream or sys.stdout
     env = os.environ.get("COLUMNS")
     if env and env.isdigit():
         return int(env)
@@ -97,12 +98,14 @@ def render_table(rows: list[dict[str, Any]], columns: list[Column], *, width: in
     return "\n".join(lines)
 
 
-def write_json(data: Any, stream: TextIO = sys.stdout) -> None:
+def write_json(data: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     json.dump(data, stream, indent=2, sort_keys=False, default=str, ensure_ascii=False)
     stream.write("\n")
 
 
-def write_ndjson(records: Iterable[dict[str, Any]], stream: TextIO = sys.stdout) -> None:
+def write_ndjson(records: Iterable[dict[str, Any]], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     for record in records:
         stream.write(json.dumps(record, default=str, ensure_ascii=False, separators=(",", ":")))
         stream.write("\n")
@@ -113,11 +116,12 @@ def emit(
     records: list[dict[str, Any]],
     columns: list[Column] | None = None,
     *,
-    stream: TextIO = sys.stdout,
+    stream: TextIO | None = None,
     table: Callable[[], str] | None = None,
     empty_message: str | None = None,
 ) -> None:
     """Write `records` in `fmt`. `table` overrides the default column table (forest views and the like)."""
+    stream = stream or sys.stdout
     if fmt == "json":
         write_json(records, stream)
     elif fmt == "ndjson":
