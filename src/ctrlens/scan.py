@@ -43,6 +43,19 @@ def _read_at(dirfd: int, name: str) -> bytes:
         os.close(fd)
 
 
+_cgroup_cache: dict[bytes, list[str]] = {}
+
+
+def _cgroup_paths(raw: bytes) -> list[str]:
+    """Most processes share one cgroup file's bytes (every host daemon, every process of a container): parse once."""
+    paths = _cgroup_cache.get(raw)
+    if paths is None:
+        paths = cgroup_paths(parse_cgroup(raw))
+        if len(_cgroup_cache) < 50_000:
+            _cgroup_cache[raw] = paths
+    return list(paths)
+
+
 def read_process(proc_dir: str, pid: int) -> Process | None:
     """One process, or None when it exited (or was never readable) during the read."""
     try:
@@ -54,7 +67,7 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
         uid = os.fstat(dirfd).st_uid
         cmdline = parse_cmdline(_read_at(dirfd, "cmdline"))
         try:
-            cgroups = cgroup_paths(parse_cgroup(_read_at(dirfd, "cgroup")))
+            cgroups = _cgroup_paths(_read_at(dirfd, "cgroup"))
         except PermissionError:
             cgroups = []
         pid_ns = mnt_ns = None
