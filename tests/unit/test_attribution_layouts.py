@@ -275,3 +275,11 @@ def test_vanished_process_files_are_skipped_not_errors(tree):
     s = snap(tree)
     assert 2201 not in s.processes
     assert 2200 in s.processes
+
+
+def test_lxd_container_config_under_lxd_path(tree):
+    mon = FakeProcess(2300, 1, "lxd", ["[lxc monitor] /var/snap/lxd/common/lxd/containers c1"], v1("/lxc.monitor.c1"))
+    tree.container(shim=mon, pid=2301, comm="systemd", argv=["/sbin/init"], cgroup=v2("/lxc.payload.c1"))
+    tree.file("/var/snap/lxd/common/lxd/containers/c1/lxc.conf", "lxc.uts.name = c1\nlxc.rootfs.path = dir:/x\n")
+    ctr = snap(tree).containers["c1"]
+    assert ctr.runtime == "lxc" and ctr.labels["manager"] == "lxd" and ctr.image == "dir:/x"

@@ -24,12 +24,21 @@ def match_lxc(parts: list[str], i: int) -> CgroupMatch | None:
 RULES = (match_lxc,)
 
 
+# LXD keeps liblxc's generated config as lxc.conf under its own lxcpath.
+LXD_PATHS = ("/var/snap/lxd/common/lxd/containers", "/var/lib/lxd/containers", "/var/lib/incus/containers")
+
+
 def enrich(container: Container, meta: MetaContext) -> None:
-    for lxcpath in meta.dirs.lxc_paths:
-        config_path = f"{lxcpath}/{container.id}/config"
-        text = meta.read_text(config_path)
-        if text is None:
+    for lxcpath in [*meta.dirs.lxc_paths, *LXD_PATHS]:
+        for config_name in ("config", "lxc.conf"):
+            config_path = f"{lxcpath}/{container.id}/{config_name}"
+            text = meta.read_text(config_path)
+            if text is not None:
+                break
+        else:
             continue
+        if config_name == "lxc.conf":
+            container.labels["manager"] = "incus" if "incus" in lxcpath else "lxd"
         container.metadata_files.append(config_path)
         container.bundle = f"{lxcpath}/{container.id}"
         settings = parse_lxc_config(text)
