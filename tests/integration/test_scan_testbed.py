@@ -42,30 +42,39 @@ def same_pid_ns(pid: int) -> set[int]:
     return {int(p) for p in os.listdir("/proc") if p.isdigit() and pid_ns(int(p)) == target}
 
 
+SUFFIX = f"{os.getpid() % 100000}"
+NAMES = {kind: f"scan-{kind}-{SUFFIX}" for kind in ("docker", "podman", "ctr", "lxc", "pod")}
+
+
 @pytest.fixture(scope="module")
 def fleet(testbed):
     """One container of each kind the testbed can run, with worker processes where the image allows."""
-    started = {
-        "docker": testbed.run_docker("scan-docker", cmd=WORKERS),
-        "podman": testbed.run_podman("scan-podman", cmd=WORKERS),
-        "ctr": testbed.run_ctr("scan-ctr", namespace="scan-ns", cmd=WORKERS),
-        "kube": testbed.run_kube_style("scan-pod", "scan-space", "scan-app", qos="burstable"),
-        "lxc": testbed.run_lxc("scan-lxc"),
+    starters = {
+        "docker": lambda: testbed.run_docker(NAMES["docker"], cmd=WORKERS),
+        "podman": lambda: testbed.run_podman(NAMES["podman"], cmd=WORKERS),
+        "ctr": lambda: testbed.run_ctr(NAMES["ctr"], namespace="scan-ns", cmd=WORKERS),
+        "kube": lambda: testbed.run_kube_style(NAMES["pod"], "scan-space", "scan-app", qos="burstable"),
+        "lxc": lambda: testbed.run_lxc(NAMES["lxc"]),
     }
-    time.sleep(0.5)  # let the workers fork
-    yield started
-    for s in started.values():
-        testbed.remove(s)
+    started = {}
+    try:
+        for kind, start in starters.items():
+            started[kind] = start()
+        time.sleep(0.5)  # let the workers fork
+        yield started
+    finally:
+        for s in started.values():
+            testbed.remove(s)
 
 
 def test_ps_attributes_every_process_of_every_runtime_to_the_right_container(fleet):
     procs = {p["pid"]: p for p in ctrlens_json("ps")}
     expected = {
-        "docker": ("docker", "scan-docker"),
-        "podman": ("podman", "scan-podman"),
+        "docker": ("docker", NAMES["docker"]),
+        "podman": ("podman", NAMES["podman"]),
         "ctr": ("containerd", None),
-        "kube": ("containerd", "scan-pod/scan-app"),
-        "lxc": ("lxc", "scan-lxc"),
+        "kube": ("containerd", f"{NAMES['pod']}/scan-app"),
+        "lxc": ("lxc", NAMES["lxc"]),
     }
     for kind, s in fleet.items():
         members = same_pid_ns(s.pid)
@@ -88,7 +97,7 @@ def test_ps_attributes_every_process_of_every_runtime_to_the_right_container(fle
 def test_kubernetes_style_container_carries_pod_name_namespace_and_qos(fleet):
     containers = {c["id"]: c for c in ctrlens_json("containers")}
     kube = containers[fleet["kube"].id]
-    assert (kube["pod"], kube["namespace"], kube["kube_container"]) == ("scan-pod", "scan-space", "scan-app")
+    assert (kube["pod"], kube["namespace"], kube["kube_container"]) == (NAMES["pod"], "scan-space", "scan-app")
     assert kube["pod_info"]["qos"] == "burstable"
     assert kube["engine_namespace"] == "k8s.io"
 
@@ -99,12 +108,33 @@ def test_ctr_container_in_its_own_namespace(fleet):
     assert ctr["runtime"] == "containerd" and ctr["engine_namespace"] == "scan-ns"
 
 
-def test_no_host_process_is_attributed_to_a_container(fleet):
+def test_no_host_process_is_attributed_to_a_container(fleet, testbed):
+    procs = {p["pid"]: p for p in ctrlens_json("ps")}
+    # Processes that are the host's by construction: this test, its ancestors, the engines' daemons.
+    host_pids = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1:
+        host_pids.add(pid)
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    host_pids |= {p for p, rec in procs.items() if rec["comm"] in ("dockerd", "containerd")}
+    for pid in host_pids & procs.keys():
+        assert procs[pid]["container"] is None, procs[pid]["command"]
+    # A process in the host pid namespace may be attributed only to a running container (e.g. --pid=host).
     host_ns = os.readlink("/proc/self/ns/pid")
-    for p in ctrlens_json("ps"):
-        if p["container"] is not None and p["container"]["runtime"] != "unknown":
-            ns = pid_ns(p["pid"])
-            assert ns is None or ns != host_ns, f"host process {p['pid']} {p['command']} attributed"
+    running = testbed.running_ids()
+    for pid, rec in procs.items():
+        if rec["container"] and rec["container"]["runtime"] != "unknown" and pid_ns(pid) == host_ns:
+            assert rec["container"]["id"] in running or rec["container"]["name"] in running, rec
+
+
+def test_pid_host_container_is_still_a_container(testbed):
+    s = testbed.run_docker(f"scan-pidhost-{SUFFIX}", "--pid=host")
+    try:
+        assert pid_ns(s.pid) == os.readlink("/proc/self/ns/pid")
+        rec = {p["pid"]: p for p in ctrlens_json("ps")}[s.pid]
+        assert rec["container"]["id"] == s.id and rec["pid_in_container"] is None
+    finally:
+        testbed.remove(s)
 
 
 def test_containers_lists_exactly_the_running_containers_with_names(fleet, testbed):
@@ -115,7 +145,7 @@ def test_containers_lists_exactly_the_running_containers_with_names(fleet, testb
     assert before & after <= known <= before | after
     for kind, s in fleet.items():
         assert s.id in listed, kind
-    assert listed[fleet["docker"].id]["name"] == "scan-docker"
+    assert listed[fleet["docker"].id]["name"] == NAMES["docker"]
     assert listed[fleet["docker"].id]["image"] == "ctrlens-bb:1"
     assert listed[fleet["podman"].id]["image"] == "localhost/ctrlens-bb:1"
 
@@ -128,8 +158,10 @@ def test_shims_are_marked_and_parent_their_containers(fleet):
         shim = procs[c["shim_pid"]]
         assert shim["role"] == "shim" and shim["container"] is None, kind
         assert fleet[kind].id in shim["shim_of"], kind
-    forest = ctrlens("ps", "--forest").stdout
-    assert "shim: scan-docker" in forest and "containerd-shim-runc-v2" in forest
+    exe = shutil.which("ctrlens") or "ctrlens"
+    forest = subprocess.run([exe, "ps", "--forest"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "COLUMNS": "200"}).stdout
+    assert f"shim: {NAMES['docker']}" in forest and "containerd-shim-runc-v2" in forest
     assert "conmon" in forest and "[lxc monitor]" in forest
 
 
@@ -153,7 +185,7 @@ def test_private_pid_namespace_without_a_runtime_is_unknown_not_host():
 
 
 def test_host_nginx_and_container_nginx_told_apart(testbed):
-    web = testbed.run_docker("scan-nginx", cmd=("/usr/sbin/nginx", "-p", "80"))
+    web = testbed.run_docker(f"scan-nginx-{SUFFIX}", cmd=("/usr/sbin/nginx", "-p", "80"))
     host = subprocess.Popen([str(testbed.nginx_binary), "-p", "18081"])
     try:
         time.sleep(0.5)
@@ -161,10 +193,10 @@ def test_host_nginx_and_container_nginx_told_apart(testbed):
         mine = [r for r in rows if r["pid"] == host.pid]
         theirs = [r for r in rows if r["container"] and r["container"]["id"] == web.id]
         assert mine and mine[0]["container"] is None
-        assert theirs and all(r["container"]["name"] == "scan-nginx" for r in theirs)
+        assert theirs and all(r["container"]["name"] == f"scan-nginx-{SUFFIX}" for r in theirs)
         table = ctrlens("ps", "-C", "nginx").stdout.splitlines()
         assert any(line.split()[0] == str(host.pid) and " - " in line for line in table)
-        assert any("scan-nginx" in line for line in table)
+        assert any(f"scan-nginx-{SUFFIX}" in line for line in table)
     finally:
         host.kill()
         host.wait()
@@ -172,7 +204,7 @@ def test_host_nginx_and_container_nginx_told_apart(testbed):
 
 
 def test_processes_exiting_during_the_scan_are_never_an_error(testbed):
-    churn = testbed.run_docker("scan-churn", cmd=("sh", "-c", "while true; do sleep 0.001 & true; done"))
+    churn = testbed.run_docker(f"scan-churn-{SUFFIX}", cmd=("sh", "-c", "while true; do sleep 0.001 & true; done"))
     host_churn = subprocess.Popen([sys.executable, "-c",
                                    "import subprocess\nwhile True: subprocess.Popen(['true']).wait()"])
     try:
@@ -202,7 +234,7 @@ def test_tables_fit_80_columns(fleet):
 
 
 def test_inspect_shows_namespaces_rootfs_and_metadata(fleet):
-    rec = ctrlens_json("inspect", "scan-docker")
+    rec = ctrlens_json("inspect", NAMES["docker"])
     assert rec["container"]["id"] == fleet["docker"].id
     shared = {ns["type"]: ns["shared_with_host"] for ns in rec["namespaces"]}
     assert shared["pid"] is False and shared["net"] is False and shared["mnt"] is False

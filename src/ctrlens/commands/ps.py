@@ -117,20 +117,17 @@ def forest(snapshot: Snapshot, procs: list[Process]) -> str:
         kids.setdefault(snapshot.processes[pid].ppid, []).append(pid)
     roots = sorted(pid for pid in wanted if snapshot.processes[pid].ppid not in wanted)
     width = terminal_width()
-    lines = [f"{'PID':>7}  {'USER':<8}  {'CONTAINER':<22}  COMMAND"]
+    labels = {pid: _forest_label(snapshot, snapshot.processes[pid]) for pid in wanted}
+    label_width = max([9, *(len(text) for text in labels.values())])
+    label_width = min(label_width, 22 if width <= 100 else 40)
+    lines = [f"{'PID':>7}  {'USER':<8}  {'CONTAINER':<{label_width}}  COMMAND"]
 
     def walk(pid: int, depth: int) -> None:
         proc = snapshot.processes[pid]
-        label = container_label(snapshot, proc) or ""
-        container = snapshot.container_of(pid)
-        parent_container = snapshot.container_of(proc.ppid)
-        if container and (parent_container is None or parent_container.id != container.id):
-            label = f"{container.display_name} ({container.runtime})"
-        elif container:
-            label = "  ″"  # same container as the line above
         indent = "    " * (depth - 1) + " \\_ " if depth else ""
         command = safe_text(indent + proc.command)
-        line = f"{pid:>7}  {cut(proc.user, 8):<8}  {cut(safe_text(label), 22):<22}  {command}"
+        label = cut(labels[pid], label_width)
+        line = f"{pid:>7}  {cut(proc.user, 8):<8}  {label:<{label_width}}  {command}"
         lines.append(cut(line, width))
         for child in kids.get(pid, []):
             walk(child, depth + 1)
@@ -138,4 +135,15 @@ def forest(snapshot: Snapshot, procs: list[Process]) -> str:
     for root in roots:
         walk(root, 0)
     return "\n".join(lines)
+
+
+def _forest_label(snapshot: Snapshot, proc: Process) -> str:
+    """The container a subtree enters is named once, at its top process; shims say whom they serve."""
+    container = snapshot.container_of(proc.pid)
+    if container is None:
+        return safe_text(container_label(snapshot, proc) or "")
+    parent = snapshot.container_of(proc.ppid)
+    if parent is None or parent.id != container.id:
+        return safe_text(f"{container.display_name} ({container.runtime})")
+    return "  ″"  # same container as the line above
 
