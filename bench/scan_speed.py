@@ -49,13 +49,13 @@ def timed(cmd: list[str], runs: int) -> float:
     return statistics.median(samples)
 
 
-def docker_gather(docker: list[str]) -> None:
+def docker_gather(bed) -> None:
     """The Docker CLI's way to the same facts: list, inspect (name, image, pid), top (processes) per container."""
-    ids = subprocess.run([*docker, "ps", "-q", "--no-trunc"], capture_output=True, text=True, check=True).stdout.split()
+    ids = bed.docker("ps", "-q", "--no-trunc").stdout.split()
     if ids:
-        subprocess.run([*docker, "inspect", *ids], stdout=subprocess.DEVNULL, check=True)
+        bed.docker("inspect", *ids, check=False)
     for cid in ids:
-        subprocess.run([*docker, "top", cid, "-eo", "pid,ppid,user,args"], stdout=subprocess.DEVNULL, check=True)
+        bed.docker("top", cid, "-eo", "pid,ppid,user,args", check=False)  # a container may stop meanwhile
 
 
 def timed_call(fn, runs: int) -> float:
@@ -102,8 +102,9 @@ def main() -> int:
     from testbed import Testbed
 
     bed = Testbed.up()
-    docker = bed.docker_command()
-    ctrlens = [shutil.which("ctrlens") or "ctrlens"]
+    # The console script itself, not a version-manager shim in front of it.
+    script = Path(sys.executable).parent / "ctrlens"
+    ctrlens = [str(script) if script.exists() else shutil.which("ctrlens") or "ctrlens"]
     sleepers = [subprocess.Popen(["sleep", "3600"]) for _ in range(args.host_procs)]
     started: list = []
     rows = []
@@ -112,13 +113,14 @@ def main() -> int:
             while len(started) < target:
                 started.append(bed.run_docker(f"bench-scan-{len(started)}", cmd=("sleep", "1000000")))
             nproc = sum(1 for d in os.listdir("/proc") if d.isdigit())
+            running = len(bed.docker("ps", "-q").stdout.split())
             t_ctrlens = timed([*ctrlens, "ps", "-o", "json"], args.runs)
             t_ps = timed(["ps", "-e", "-o", "pid,ppid,user,cgroup,args"], args.runs)
-            t_docker = timed_call(lambda: docker_gather(docker), max(1, args.runs // 2))
+            t_docker = timed_call(lambda: docker_gather(bed), max(1, args.runs // 2))
             t_psutil = timed([sys.executable, "-c", PSUTIL_SNIPPET], args.runs)
             n_c, c_secs = c_scan_seconds()
             n_py, py_reads, py_full = python_scan_seconds()
-            rows.append((target, nproc, t_ctrlens, t_ps, t_docker, t_psutil, c_secs / n_c, py_reads / n_py, py_full / n_py))
+            rows.append((running, nproc, t_ctrlens, t_ps, t_docker, t_psutil, c_secs / n_c, py_reads / n_py, py_full / n_py))
     finally:
         for proc in sleepers:
             proc.kill()
