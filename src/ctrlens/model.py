@@ -46,6 +46,8 @@ class Process:
     container_id: str | None = None
     role: str | None = None  # ROLE_SHIM for runtime shims/monitors, ROLE_KERNEL for kernel threads
     shim_of: list[str] = field(default_factory=list)  # container ids a shim process serves
+    cpu_ticks: int = 0  # utime + stime from the scan's read of stat (not in the JSON: a rate needs two)
+    rss_pages: int = 0
 
     @property
     def user(self) -> str:

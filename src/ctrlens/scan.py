@@ -90,6 +90,8 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
         cmdline=cmdline,
         state=stat.state,
         start_ticks=stat.start_ticks,
+        cpu_ticks=stat.cpu_ticks,
+        rss_pages=stat.rss_pages,
         cgroup=cgroups[0] if cgroups else "/",
         cgroups=cgroups,
         pid_ns=pid_ns,

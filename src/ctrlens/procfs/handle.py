@@ -111,6 +111,32 @@ class ProcHandle:
         except OSError as exc:
             raise _translate(exc, self.pid, name) from None
 
+    def listdir(self, name: str) -> list[str]:
+        """Entries of a /proc/PID subdirectory (`fd`, `task`…) through the dirfd."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self.dirfd)
+        except OSError as exc:
+            raise _translate(exc, self.pid, name) from None
+        try:
+            return os.listdir(fd)
+        except OSError as exc:
+            raise _translate(exc, self.pid, name) from None
+        finally:
+            os.close(fd)
+
+    def read_at(self, name: str, offset: int, size: int) -> bytes:
+        """`size` bytes at `offset` of a /proc/PID file (`mem` needs it: reading it from 0 fails)."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dirfd)
+        except OSError as exc:
+            raise _translate(exc, self.pid, name) from None
+        try:
+            return os.pread(fd, size, offset)
+        except OSError as exc:
+            raise _translate(exc, self.pid, name) from None
+        finally:
+            os.close(fd)
+
     def status(self) -> dict[str, str]:
         return parse.parse_status(self.read("status"))
 

@@ -55,6 +55,17 @@ def apply_meta(fd: int, meta: Meta) -> None:
         os.utime(fd, ns=meta.times_ns)
 
 
+def is_mount_point_at(dirfd: int, name: bytes) -> bool:
+    """Is entry `name` of `dirfd` a mount point in ITS mount namespace? The kernel's own EBUSY check for rename
+    and unlink only looks at OUR namespace, so a container's bind-mounted /etc/hosts would be silently
+    renamed over (detaching docker's file) unless we ask."""
+    try:
+        inner = mount_id(dirfd, name)
+    except OSError:
+        return False
+    return inner is not None and inner != mount_id(dirfd)
+
+
 def lstat_at(dirfd: int, name: bytes) -> os.stat_result | None:
     try:
         return os.stat(name, dir_fd=dirfd, follow_symlinks=False)
@@ -124,16 +135,25 @@ class FileWriter:
         current = lstat_at(self.dirfd, self.name)
         if current is not None:
             _check_replaceable(current, self.shown)
+            if is_mount_point_at(self.dirfd, self.name):
+                return self._overwrite()
         try:
             os.rename(self.tmp, self.name, src_dir_fd=self.dirfd, dst_dir_fd=self.dirfd)
         except OSError as exc:
             if exc.errno != errno.EBUSY:
                 raise
-            # A bind-mounted single file (docker's /etc/hosts): the mount pins the inode, so overwrite it.
-            overwrite_in_place(self.dirfd, self.name, self.fd, self.shown)
-            os.unlink(self.tmp, dir_fd=self.dirfd)
-            return OVERWRITTEN
+            return self._overwrite()
         return CREATED if current is None else REPLACED
+
+    def _overwrite(self) -> str:
+        # A bind-mounted single file (docker's /etc/hosts): the mount pins the inode, so overwrite that inode.
+        readable = os.open(f"/proc/self/fd/{self.fd}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            overwrite_in_place(self.dirfd, self.name, readable, self.shown)
+        finally:
+            os.close(readable)
+        os.unlink(self.tmp, dir_fd=self.dirfd)
+        return OVERWRITTEN
 
 
 def _check_replaceable(st: os.stat_result, shown: str) -> None:
@@ -191,6 +211,8 @@ def make_symlink_at(dirfd: int, name: bytes, target: bytes, meta: Meta, *, repla
         existing = lstat_at(dirfd, name)
         if existing is not None and stat.S_ISDIR(existing.st_mode):
             raise RootfsError(f"{os.fsdecode(name)}: is a directory")
+        if existing is not None and is_mount_point_at(dirfd, name):
+            raise UnsafeFile(f"refusing to replace {os.fsdecode(name)}: a mount point")
         os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         return CREATED if existing is None else REPLACED
     except BaseException:
@@ -227,6 +249,8 @@ def make_hardlink_at(dirfd: int, name: bytes, source_path_fd: int, *, replace: b
     if existing is not None:
         try:
             _check_replaceable(existing, os.fsdecode(name))
+            if is_mount_point_at(dirfd, name):
+                raise UnsafeFile(f"refusing to replace {os.fsdecode(name)}: a mount point")
         except BaseException:
             os.unlink(tmp, dir_fd=dirfd)
             raise
@@ -273,6 +297,9 @@ def remove_tree_at(dirfd: int, name: bytes, *, stay_on_mount: bool = True,
                     skipped.append((path, "another mount"))
                     continue
                 stack.append((child, iter(sorted(map(os.fsencode, os.listdir(child)))), fd, entry, path))
+                continue
+            if stay_on_mount and is_mount_point_at(fd, entry):
+                skipped.append((path, "a mount point"))  # unlink would succeed from our namespace: ask first
                 continue
             try:
                 os.unlink(entry, dir_fd=fd)

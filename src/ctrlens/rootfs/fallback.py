@@ -62,7 +62,10 @@ def resolve(rootfd: int, path: bytes, *, follow: bool = True, directory: bool = 
                     os.close(stack.pop())
                 continue
             last = not todo
-            fd = os.open(comp, _OPEN, dir_fd=stack[-1])
+            try:
+                fd = os.open(comp, _OPEN, dir_fd=stack[-1])
+            except OSError as exc:
+                raise _error(exc.errno or errno.EIO, path) from None
             try:
                 st = os.fstat(fd)
                 if no_xdev and mount_id(fd) != root_mnt:

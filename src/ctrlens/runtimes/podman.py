@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from ..model import Container
+from ..model import Container, RestartPolicy
 from .base import PODMAN, CgroupMatch, is_hex64, strip_suffix
 from .context import MetaContext, normalize_time
+from .podman_db import restart_info
 
 NAME = PODMAN
 
@@ -64,5 +65,19 @@ def enrich(container: Container, meta: MetaContext) -> None:
             container.bundle = bundle
             container.metadata_files.append(f"{bundle}/config.json")
             container.annotations.update(spec.get("annotations") or {})
+        _restart_policy(container, meta, root)
         if container.metadata_files:
             return
+
+
+def _restart_policy(container: Container, meta: MetaContext, root: str) -> None:
+    """Podman's restart policy lives only in its libpod database (runtimes/podman_db.py)."""
+    if container.restart_policy is not None:
+        return
+    found = restart_info(meta.host.path(root), container.id, shown_root=root)
+    if found is not None:
+        container.restart_policy = RestartPolicy(
+            name=found.policy or "no", max_retries=found.retries, restart_count=found.restart_count,
+            source=found.source,
+        )
+        container.metadata_files.append(found.source)

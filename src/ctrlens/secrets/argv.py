@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from . import names, values
 
@@ -36,6 +36,7 @@ class Option:
     name: str  # "--password", "-p", "DB_PASSWORD" (a KEY=VALUE argument), "-Djavax.net.ssl.keyStorePassword"
     value: str = field(repr=False)
     index: int  # argv index holding the value
+    password: bool = False  # the program documents this option as taking a password (mysql -p)
 
 
 def option_pairs(args: list[str], program: str | None = None) -> Iterator[Option]:
@@ -47,16 +48,16 @@ def option_pairs(args: list[str], program: str | None = None) -> Iterator[Option
         arg = args[i]
         nxt = args[i + 1] if i + 1 < len(args) else None
         if short and arg.startswith(short[0]) and arg != short[0]:
-            yield Option(short[0], arg[len(short[0]) :], i)
+            yield Option(short[0], arg[len(short[0]) :], i, password=True)
         elif short and arg == short[0] and not short[1] and nxt is not None:
-            yield Option(short[0], nxt, i + 1)
+            yield Option(short[0], nxt, i + 1, password=True)
             i += 1
         elif prog == "openssl" and arg in _OPENSSL_PASS and nxt is not None:
             if nxt.startswith("pass:"):
-                yield Option(arg, nxt[5:], i + 1)
+                yield Option(arg, nxt[5:], i + 1, password=True)
             i += 1
         elif prog == "curl" and arg in ("-u", "--user", "--proxy-user") and nxt is not None:
-            yield Option(arg, nxt.partition(":")[2], i + 1)
+            yield Option(arg, nxt.partition(":")[2], i + 1, password=True)
             i += 1
         elif arg.startswith("-") and "=" in arg:
             name, _, value = arg.partition("=")

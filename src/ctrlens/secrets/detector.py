@@ -25,8 +25,8 @@ MIN_HEX_LENGTH = 32
 HEX_ENTROPY = 3.0  # detect-secrets' default limit for hex strings
 _B64_CHARS = re.compile(r"[A-Za-z0-9+/=_-]+")
 _HEX_CHARS = re.compile(r"[0-9a-fA-F]+")
-# Long lower-case slugs and dotted names ("ingress-nginx-controller", "svc.cluster.local") are names, not keys.
-_SLUG = re.compile(r"[a-z0-9]+(?:[-._][a-z0-9]+)*")
+# Lower-case slugs and dotted names ("ingress-nginx-controller", "svc.cluster.local") are names, not keys.
+_SLUG = re.compile(r"[a-z0-9]+(?:[-._][a-z0-9]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _named(name: str, value: str) -> Detection | None:
         if names.is_strong_secret_name(name) and v.isdigit() and len(v) >= 4:
             return Detection("secret-name", value)
         return None
-    if len(v) < MIN_NAMED_LENGTH or values.is_harmless(v):
+    if len(v) < MIN_NAMED_LENGTH or values.is_harmless_under_secret_name(v):
         return None
     return Detection("secret-name", value)
 
@@ -96,13 +96,15 @@ def _embedded_option(value: str) -> Detection | None:
 
 def _random_looking(name: str, value: str) -> Detection | None:
     v = value.strip()
-    if len(v) < MIN_ENTROPY_LENGTH or values.is_harmless(v) or _SLUG.fullmatch(v):
+    if len(v) < MIN_ENTROPY_LENGTH or values.is_harmless(v):
         return None
     if _HEX_CHARS.fullmatch(v):
         if len(v) >= MIN_HEX_LENGTH and providers.hex_entropy(v) > HEX_ENTROPY and not _sequential(v):
             return Detection("high-entropy", value)
         return None
-    if not _B64_CHARS.fullmatch(v) or not _mixed(v) or _sequential(v):
+    if _SLUG.fullmatch(v) or not _B64_CHARS.fullmatch(v) or not _mixed(v) or _sequential(v):
+        return None
+    if values.is_encoded_document(v):
         return None
     if providers.base64_entropy(v) >= _base64_limit(len(v)):
         return Detection("high-entropy", value)

@@ -41,11 +41,11 @@ class Fingerprinter:
         return hmac.new(self.key, data, hashlib.sha256).hexdigest()[:DIGITS]
 
     @classmethod
-    def for_run(cls) -> "Fingerprinter":
+    def for_run(cls) -> Fingerprinter:
         return cls(_random.token_bytes(KEY_BYTES), SCOPE_RUN)
 
     @classmethod
-    def for_host(cls, key_path: str = KEY_PATH) -> "Fingerprinter":
+    def for_host(cls, key_path: str = KEY_PATH) -> Fingerprinter:
         """The host's key, created if missing; a per-run key when it cannot be had."""
         key = load_or_create_key(key_path)
         if key is None:

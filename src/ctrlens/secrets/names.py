@@ -18,7 +18,9 @@ _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 # A word that is, or ends with, one of these names a secret wherever it stands (PGPASSWORD, APITOKEN, SECRETS).
 _STRONG = re.compile(
     r"(PASSWORD|PASSWORDS|PASSWD|PASSPHRASE|SECRET|SECRETS|TOKEN|TOKENS|APIKEY|APIKEYS|PRIVATEKEY|"
-    r"SECRETKEY|ACCESSKEY|AUTHKEY|CREDENTIAL|CREDENTIALS|CREDS)$"
+    r"SECRETKEY|ACCESSKEY|AUTHKEY|CREDENTIAL|CREDENTIALS|CREDS|REQUIREPASS|MASTERAUTH|MASTERPASS|"
+    # compounds written as one word: SSHPASS (sshpass -e), DBPASS, SMTPPWD, MYSQLPW
+    r"(?:SSH|DB|SMTP|LDAP|ROOT|ADMIN|USER|MYSQL|REDIS|MAIL|FTP|PROXY|VNC|RDP)(?:PASS|PWD|PW|AUTH))$"
 )
 # Words that name a secret only as the last word (REDIS_AUTH, RABBITMQ_DEFAULT_PASS, ERLANG_COOKIE), since
 # AUTH_URL, PASS_MAX_DAYS or COOKIE_DOMAIN are settings.
@@ -29,7 +31,9 @@ _KEY_QUALIFIERS = {
     "ENCRYPT", "CRYPT", "CRYPTO", "CIPHER", "MASTER", "SESSION", "HMAC", "APP", "SERVICE", "ACCOUNT", "DB",
     "DATABASE", "LICENSE", "WEBHOOK", "SHARED", "ADMIN", "SSH", "TLS", "SSL", "JWT", "COOKIE", "CSRF", "AES",
     "STORAGE", "SECURE", "LOGGED", "NONCE", "DEPLOY", "MAC", "ROOT", "USER", "SERVER", "WRITE", "READ",
+    "UNSEAL", "RECOVERY",
 }
+_KEY_QUALIFIER_PAIRS = {("LOGGED", "IN")}  # WordPress's LOGGED_IN_KEY
 # Words after the last secret word that make the name describe the secret instead of holding it.
 _NEGATORS = {
     "FILE", "FILES", "PATH", "PATHS", "DIR", "DIRS", "DIRECTORY", "FOLDER", "LOCATION", "MOUNT", "URL", "URLS",
@@ -62,8 +66,8 @@ _ALLOW_PREFIXES = ("LC_", "XDG_", "KUBERNETES_SERVICE_", "KUBERNETES_PORT")
 # Last words whose values are versions, checksums, ids and key fingerprints: random-looking, not secret.
 _ALLOW_LAST = {
     "VERSION", "VERSIONS", "RELEASE", "SHA", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "MD5", "SHASUM",
-    "CHECKSUM", "CHECKSUMS", "DIGEST", "COMMIT", "REVISION", "REV", "FINGERPRINT", "FINGERPRINTS", "ID",
-    "IDS", "UUID", "GUID", "HOME", "DIR", "PATH", "DEPS", "KEYS", "ASC", "SIG", "CFLAGS", "CPPFLAGS", "LDFLAGS",
+    "CHECKSUM", "CHECKSUMS", "DIGEST", "COMMIT", "REVISION", "REV", "REF", "FINGERPRINT", "FINGERPRINTS", "ID",
+    "IDS", "SID", "UUID", "GUID", "HOME", "DIR", "PATH", "DEPS", "KEYS", "ASC", "SIG", "CFLAGS", "CPPFLAGS", "LDFLAGS",
     "PGP", "GPG",
 }
 
@@ -82,7 +86,7 @@ def _secret_word_at(ws: tuple[str, ...], i: int) -> bool:
     if w in _LAST_ONLY:
         return last
     if w in ("KEY", "KEYS"):
-        return i > 0 and ws[i - 1] in _KEY_QUALIFIERS
+        return i > 0 and (ws[i - 1] in _KEY_QUALIFIERS or ws[max(i - 2, 0) : i] in _KEY_QUALIFIER_PAIRS)
     return False
 
 

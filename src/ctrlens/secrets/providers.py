@@ -91,7 +91,8 @@ def find_formats(name: str, value: str) -> list[FormatMatch]:
     line = f'{name}="{value}"'
     for rule_id, plugin in _plugins():
         for secret in plugin.analyze_string(line):
-            _add(matches, seen, rule_id, _strip(secret))
+            if not _is_identifier(rule_id, secret):
+                _add(matches, seen, rule_id, _strip(secret))
     for rule_id, pattern in _EXTRA_FORMATS:
         for m in pattern.finditer(value):
             _add(matches, seen, rule_id, m.group(0))
@@ -101,6 +102,12 @@ def find_formats(name: str, value: str) -> list[FormatMatch]:
 def _strip(secret: str) -> str:
     # Artifactory's patterns include the character before and after the token.
     return secret.strip(" \t=:\"'")
+
+
+def _is_identifier(rule_id: str, secret: str) -> bool:
+    """Matches that name an account rather than authenticate it: Twilio account SIDs (AC…) sit beside every
+    Twilio key and are not secret; the key itself (SK…) and the auth token are."""
+    return rule_id == "twilio-key" and secret.startswith("AC")
 
 
 def _add(matches: list[FormatMatch], seen: set[tuple[str, str]], rule_id: str, secret: str) -> None:

@@ -15,8 +15,9 @@ user-namespace remap; a `--pid=host` container reads other containers whose caps
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 INIT_USER_NS = 0xEFFFFFFD  # fixed inode of the initial user namespace (include/linux/proc_ns.h)
 CAP_SYS_PTRACE = 19
@@ -49,16 +50,15 @@ class Creds:
         return self.user_ns in (None, INIT_USER_NS)
 
     @classmethod
-    def of_user(cls, uid: int, gid: int) -> "Creds":
+    def of_user(cls, uid: int, gid: int) -> Creds:
         """A login shell of a host user: no capabilities, initial user namespace."""
         return cls((uid,) * 4, (gid,) * 4)  # type: ignore[arg-type]
 
 
 def _has_ptrace_over(reader: Creds, target: Creds) -> bool:
     """ns_capable(T's user namespace, CAP_SYS_PTRACE), for namespaces at most one level below the initial."""
-    if reader.user_ns == target.user_ns or reader.in_init_userns:
-        if reader.cap_eff >> CAP_SYS_PTRACE & 1:
-            return True
+    if (reader.user_ns == target.user_ns or reader.in_init_userns) and reader.cap_eff >> CAP_SYS_PTRACE & 1:
+        return True
     # The creator of a user namespace, seen from its parent, holds every capability in it (rootless engines).
     return reader.in_init_userns and not target.in_init_userns and target.userns_owner == reader.euid
 

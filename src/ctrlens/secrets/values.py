@@ -3,6 +3,7 @@ placeholders) and passwords embedded in URLs or connection strings. Pure string 
 
 from __future__ import annotations
 
+import base64
 import re
 from urllib.parse import parse_qsl
 
@@ -51,6 +52,19 @@ def is_digest(value: str) -> bool:
     return bool(_DIGEST.fullmatch(value.strip()))
 
 
+_PUBLIC = re.compile(
+    r"(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com) AAAA"  # OpenSSH public keys
+    r"|-----BEGIN (?:CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|PGP PUBLIC KEY BLOCK|X509 CRL)-----"
+    r"|pk_(?:live|test)_[0-9A-Za-z]{20,}$"  # Stripe publishable keys are meant for browsers
+    r"|age1[0-9a-z]{58}$"  # age recipients (public keys)
+)
+
+
+def is_public_key(value: str) -> bool:
+    """Public halves (SSH/PEM public keys, certificates, Stripe publishable keys): random, not secret."""
+    return bool(_PUBLIC.match(value.strip()))
+
+
 def is_placeholder(value: str) -> bool:
     """Unexpanded templates and stand-ins (${DB_PASSWORD}, {{ .token }}, <password>, *****, xxxx)."""
     v = value.strip()
@@ -95,14 +109,39 @@ def has_url(value: str) -> bool:
     return bool(_URL_START.search(value))
 
 
+def is_harmless_under_secret_name(value: str) -> bool:
+    """The stricter test for values under a secret name: there, a UUID or a number is a credential (Consul
+    and Heroku tokens are UUIDs; PIN=4711), only stand-ins, flags, paths and public material are not."""
+    v = value.strip()
+    if is_placeholder(v) or is_boolean(v) or is_path(v) or is_public_key(v):
+        return True
+    return has_url(v) and not url_passwords(v) and " " not in v
+
+
 def is_harmless(value: str) -> bool:
-    """Shapes that never carry a secret whatever the variable is called (the name rule still respects
-    numbers under strong names: PIN=4711)."""
+    """Shapes that never carry a secret when the name does not say secret: those above, and versions,
+    UUIDs and digests."""
     v = value.strip()
     if is_placeholder(v) or is_boolean(v) or is_version(v) or is_path(v) or is_uuid(v) or is_digest(v):
         return True
+    if is_public_key(v):
+        return True
     # A URL with no password in it is an address, not a credential.
     return has_url(v) and not url_passwords(v) and " " not in v
+
+
+def is_encoded_document(value: str) -> bool:
+    """Base64 of a JSON/XML/YAML document (a config passed as one variable): random-looking once encoded,
+    but a key decodes to bytes, not to text that opens like a document."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except ValueError:
+        return False
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() and text.lstrip()[:1] in ("{", "[", "<") or text.startswith("---")
 
 
 def looks_like_list_of_words(value: str) -> bool:

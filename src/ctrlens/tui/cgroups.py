@@ -139,18 +139,24 @@ def cpu_usage_ns(path: str, version: str) -> int | None:
 
 def memory_in_use(files: CgroupFiles) -> int | None:
     """Memory charged to the cgroup minus the inactive page cache: the figure `docker stats` shows."""
-    if files.memory is None:
+    used = memory_usage(files)
+    if used is None:
         return None
-    usage = _read_int(files.memory)
-    if usage is None:
-        return None
+    inactive = inactive_file(files)
+    return used - inactive if inactive is not None and inactive < used else used
+
+
+def memory_usage(files: CgroupFiles) -> int | None:
+    """Memory charged to the cgroup, page cache included."""
+    return _read_int(files.memory) if files.memory else None
+
+
+def inactive_file(files: CgroupFiles) -> int | None:
+    """Inactive page cache, which `docker stats` leaves out of the figure it shows (reclaimable at once)."""
     stat = read_bytes(files.memory_stat) if files.memory_stat else None
-    if stat:
-        key = b"total_inactive_file" if files.memory_version == V1 else b"inactive_file"
-        inactive = stat_value(stat, key)
-        if inactive is not None and inactive < usage:
-            usage -= inactive
-    return usage
+    if not stat:
+        return None
+    return stat_value(stat, b"total_inactive_file" if files.memory_version == V1 else b"inactive_file")
 
 
 def stat_value(data: bytes, key: str | bytes) -> int | None:

@@ -1,0 +1,122 @@
+"""What an audit check says: a `Rule` (stable id, why, fix per runtime, CIS id) and the `Finding` it raised.
+
+Rules are registered once, at import, by the layer modules; SARIF lists them as its `rules`, and `ctrlens audit
+--explain ID` prints one. A `Finding` is the rule applied to one container: a severity, a specific title and the
+evidence, quoted from /proc (a status field, a mount line) or from cgroupfs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HIGH, MEDIUM, LOW, INFO, GOOD = "high", "medium", "low", "info", "good"
+SEVERITIES = (HIGH, MEDIUM, LOW, INFO, GOOD)
+RANK = {GOOD: 0, INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4}
+
+# Layers, in the order of the summary matrix.
+NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS = (
+    "ns", "caps", "seccomp", "lsm", "user", "rootfs", "mounts", "devices", "limits", "secrets",
+)  # fmt: skip
+LAYERS = (NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS)
+
+CIS_VERSION = "CIS Docker Benchmark v1.6.0"
+
+
+def at_least(severity: str, floor: str) -> bool:
+    return RANK[severity] >= RANK[floor]
+
+
+def lower(severity: str) -> str:
+    """One step less severe (high -> medium …), for risks a user namespace contains."""
+    return {HIGH: MEDIUM, MEDIUM: LOW}.get(severity, severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """How to fix it, in each runtime's own terms."""
+
+    docker: str | None = None
+    podman: str | None = None
+    kubernetes: str | None = None  # a securityContext (or pod spec) field
+    lxc: str | None = None  # a container config key
+
+    def for_runtime(self, runtime: str, in_pod: bool) -> str | None:
+        if in_pod or runtime in ("cri-o", "kubernetes"):
+            return self.kubernetes or self.docker
+        if runtime == "podman":
+            return self.podman or self.docker
+        if runtime == "lxc":
+            return self.lxc
+        return self.docker  # docker, and containerd outside Kubernetes (nerdctl takes docker's flags)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"docker": self.docker, "podman": self.podman, "kubernetes": self.kubernetes, "lxc": self.lxc}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str  # stable: CTRL-<LAYER>-<WHAT>
+    layer: str
+    name: str  # a short generic title (the finding's title is specific)
+    why: str
+    fix: Fix | None = None
+    cis: str | None = None  # CIS Docker Benchmark v1.6.0 recommendation, where one corresponds
+
+    def finding(self, severity: str, title: str, evidence: list[str], pid: int | None = None) -> Finding:
+        return Finding(self, severity, title, list(evidence), pid)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(id: str, layer: str, name: str, why: str, fix: Fix | None = None, cis: str | None = None) -> Rule:
+    """Define (once) and register a rule."""
+    if id in RULES:
+        raise ValueError(f"audit rule {id} defined twice")
+    RULES[id] = Rule(id, layer, name, why, fix, cis)
+    return RULES[id]
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: Rule
+    severity: str
+    title: str
+    evidence: list[str] = field(default_factory=list)  # exact /proc fields, mount lines, cgroup files
+    pid: int | None = None  # the host pid the evidence was read from
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def layer(self) -> str:
+        return self.rule.layer
+
+    @property
+    def cis(self) -> str | None:
+        return self.rule.cis
+
+    @property
+    def why(self) -> str:
+        return self.rule.why
+
+    @property
+    def fix(self) -> Fix | None:
+        return self.rule.fix
+
+    def to_dict(self, runtime: str | None = None, in_pod: bool = False) -> dict[str, Any]:
+        fix = self.rule.fix
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "layer": self.layer,
+            "title": self.title,
+            "evidence": list(self.evidence),
+            "pid": self.pid,
+            "why": self.why,
+            "fix": fix.for_runtime(runtime, in_pod) if fix and runtime else None,
+            "fixes": fix.to_dict() if fix else None,
+            "cis": self.cis,
+        }

@@ -1,0 +1,133 @@
+"""`ctrlens secrets [REF…]`: secrets in containers' environments and command lines, and who can read them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..output import FORMATS, Column, add_output_option, emit
+
+NAME = "secrets"
+ORDER = 31
+HELP = "secrets in containers' environments and command lines, and who can read them"
+DESCRIPTION = """\
+Every container's processes, host-wide (or the containers named): variables and arguments that hold a
+secret, the rule that found it, its length and a fingerprint (the same secret gives the same fingerprint in
+every container on this host), and who on the host can read it: root, the host users whose uid and gid match
+the process (no user-namespace remap, no capabilities), containers sharing the host's PID namespace whose
+capabilities cover the target's, and everyone for command-line arguments. Values are never printed.
+
+Rules: provider token formats (aws-access-key, github-token, slack-token, stripe-key…, from detect-secrets
+plus formats it lacks), private-key, jwt, url-password, secret-name (the name says secret:
+DB_PASSWORD, API_TOKEN…), high-entropy (a random-looking value under any other name).
+
+examples:
+  ctrlens secrets
+  ctrlens secrets web db --fail-on
+  ctrlens secrets -o sarif > secrets.sarif
+"""
+EPILOG = """\
+JSON keys (one record per container): container, fingerprint_scope (host: stable on this host; run: this
+report only), secrets (source, name, rule, length, fingerprint, detail, pids, readers (kind, name, uid,
+container_id, why)), processes_read, processes_gone, processes_denied.
+Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("refs", metavar="REF", nargs="*", help="containers to check (default: all)")
+    parser.add_argument("--fail-on", nargs="?", const="any", choices=("any", "error"), metavar="LEVEL",
+                        help="exit 1 if a secret is found (LEVEL error: ignore high-entropy warnings)")
+    add_output_option(parser, (*FORMATS, "sarif"))
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..errors import EXIT_FINDINGS, UsageError
+    from ..secrets import SecretScanner
+
+    snapshot = ctx.scan()
+    containers = None
+    if args.refs:
+        containers = []
+        for ref in args.refs:
+            target = ctx.resolve(ref)
+            if target.container is None:
+                raise UsageError(f"{ref}: PID {target.pid} is a host process, not a container")
+            if target.container not in containers:
+                containers.append(target.container)
+    scanner = SecretScanner(snapshot, proc=ctx.host.proc)
+    reports = scanner.scan_all(containers)
+    denied = sum(r.processes_denied for r in reports)
+    if denied:
+        ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
+
+    records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
+    if args.output == "sarif":
+        from ..output.sarif import write_sarif
+
+        write_sarif(to_sarif(reports, scanner.fingerprint.scope), ctx.out)
+    elif args.output in ("json", "ndjson"):
+        emit(args.output, records, stream=ctx.out)
+    else:
+        rows = [_row(r, s) for r in reports for s in r.records]
+        emit("table", rows, COLUMNS, stream=ctx.out,
+             empty_message=f"no secrets found in {len(reports)} container(s)")
+    return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
+
+
+def _fails(reports: list[Any], level: str) -> bool:
+    from ..secrets import RULES
+
+    return any(level == "any" or RULES[s.finding.rule].level == "error" for r in reports for s in r.records)
+
+
+def _row(report: Any, record: Any) -> dict[str, Any]:
+    f = record.finding
+    return {
+        "container": report.container.display_name,
+        "source": "env" if f.source == "environ" else "argv",
+        "name": f.name + (f" ({f.detail})" if f.detail else ""),
+        "rule": f.rule,
+        "length": f.length,
+        "fingerprint": f.fingerprint,
+        "readers": ", ".join(r.label for r in record.readers),
+    }
+
+
+COLUMNS = [
+    Column("CONTAINER", "container", min_width=8, max_width=24),
+    Column("SRC", "source", max_width=4),
+    Column("NAME", "name", min_width=8, max_width=40),
+    Column("RULE", "rule", max_width=20),
+    Column("LEN", "length", max_width=5, align=">"),
+    Column("FINGERPRINT", "fingerprint", max_width=12),
+    Column("READERS", "readers", min_width=10),
+]
+
+
+def to_sarif(reports: list[Any], scope: str) -> dict[str, Any]:
+    from ..output.sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
+    from ..secrets import RULES
+
+    rules = [SarifRule(r.id, r.id, r.title, r.description, r.level, tags=("security", "secrets", r.family))
+             for r in RULES.values()]
+    results = []
+    for report in reports:
+        c = report.container
+        for record in report.records:
+            f = record.finding
+            where = "environment variable" if f.source == "environ" else "command-line argument"
+            readers = ", ".join(r.label for r in record.readers)
+            message = (f"{where} {f.name}{f' ({f.detail})' if f.detail else ''} of container {c.display_name} "
+                       f"holds a {RULES[f.rule].title.lower()} ({f.length} chars, fingerprint {f.fingerprint}); "
+                       f"readable by {readers}")
+            results.append(SarifResult(
+                rule_id=f.rule,
+                message=message,
+                locations=[LogicalLocation(f.name, f"container/{c.id}/{f.source}/{f.name}", "variable"),
+                           container_location(c.id, c.display_name)],
+                fingerprints={"ctrlensSecret/v1": f"{c.id}/{f.source}/{f.name}/{f.fingerprint}"},
+                properties={"length": f.length, "fingerprint": f.fingerprint, "fingerprintScope": scope,
+                            "pids": list(record.pids), "readers": [r.to_dict() for r in record.readers]},
+            ))
+    return sarif_log(rules, results)

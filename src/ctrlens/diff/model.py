@@ -1,0 +1,175 @@
+"""What `ctrlens diff` finds: one `Change` per path, and the `DiffResult` that says how it was found.
+
+Kinds follow `docker diff`: A added, C changed, D deleted. A heuristic diff (no image layer to compare with)
+uses M: "modified or added since the container started", because it cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..rootfs.entry import kind_of
+
+ADDED = "A"
+CHANGED = "C"
+DELETED = "D"
+MODIFIED = "M"  # heuristic only: added or changed, cannot tell which
+
+# Flags, most alarming first: the order `DiffResult.ordered()` puts changes in.
+NEW_EXECUTABLE = "new-executable"  # an ELF or a script with an exec bit that the image did not have there
+SHADOWS_IMAGE = "shadows-image"  # a non-directory that replaces a file of the image
+SETUID = "setuid"
+SETGID = "setgid"
+DEVICE = "device"  # a device node in the writable layer: reported, never opened
+FIFO_OR_SOCKET = "fifo-or-socket"  # never opened (a FIFO would block a reader)
+FLAG_ORDER = (NEW_EXECUTABLE, SHADOWS_IMAGE, SETUID, SETGID, DEVICE, FIFO_OR_SOCKET)
+
+METHOD_OVERLAY = "overlay"  # the overlay upper layer compared with the image's lower layers
+METHOD_HEURISTIC = "mtime-ctime"  # no image layer: files touched since the container's init started
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """The lstat fields a diff reports (a symlink described, never followed)."""
+
+    mode: int
+    size: int
+    uid: int  # as stored on disk: host ids (map them through the container's uid_map to show them)
+    gid: int
+    mtime_ns: int
+    ctime_ns: int
+    rdev: int = 0
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileInfo:
+        return cls(st.st_mode, st.st_size, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ctime_ns, st.st_rdev)
+
+    @property
+    def type(self) -> str:
+        return kind_of(self.mode)
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "type": self.type,
+            "size": self.size,
+            "mode": f"{stat.S_IMODE(self.mode):04o}",
+            "uid": self.uid,
+            "gid": self.gid,
+            "mtime": iso_ns(self.mtime_ns),
+            "ctime": iso_ns(self.ctime_ns),
+        }
+        if stat.S_ISCHR(self.mode) or stat.S_ISBLK(self.mode):
+            record["device"] = f"{os.major(self.rdev)}:{os.minor(self.rdev)}"
+        return record
+
+
+_SECONDS: dict[int, str] = {}  # files changed together share their second: format it once
+
+
+def iso_ns(ns: int) -> str:
+    """'2026-11-24T20:37:56.307609Z' (UTC, microseconds)."""
+    sec, rest = divmod(ns, 1_000_000_000)
+    text = _SECONDS.get(sec)
+    if text is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        text = _SECONDS[sec] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{rest // 1000:06d}Z"
+
+
+def show_path(path: bytes) -> str:
+    """JSON/table form of a container path: UTF-8, undecodable bytes as \\xNN (never raw bytes)."""
+    return path.decode("utf-8", "backslashreplace")
+
+
+@dataclass(slots=True)
+class Change:
+    path: bytes  # container path
+    kind: str  # ADDED, CHANGED, DELETED, MODIFIED
+    info: FileInfo | None  # what is there now (None for D)
+    image: FileInfo | None = None  # what the image had at this path (C and D; None when unknown)
+    link_target: bytes | None = None  # symlinks: the text, never followed
+    flags: list[str] = field(default_factory=list)
+    sha256: str | None = None
+
+    @property
+    def type(self) -> str:
+        if self.info is not None:
+            return self.info.type
+        return self.image.type if self.image is not None else "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Position of the most alarming flag (FLAG_ORDER), len(FLAG_ORDER) when none."""
+        return min((FLAG_ORDER.index(f) for f in self.flags if f in FLAG_ORDER), default=len(FLAG_ORDER))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": show_path(self.path),
+            "type": self.type,
+            "flags": list(self.flags),
+            "info": self.info.to_dict() if self.info else None,
+            "image": self.image.to_dict() if self.image else None,
+            "link_target": show_path(self.link_target) if self.link_target is not None else None,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(slots=True)
+class DiffResult:
+    container_id: str
+    container_name: str | None
+    runtime: str
+    method: str  # METHOD_OVERLAY or METHOD_HEURISTIC
+    style: str | None  # overlay only: whose conventions ("docker" or "podman")
+    changes: list[Change] = field(default_factory=list)
+    upperdir: str | None = None
+    lowerdirs: list[str] = field(default_factory=list)
+    since: str | None = None  # heuristic: the start time changes are measured from (ISO-8601 UTC)
+    limitations: list[str] = field(default_factory=list)  # what this method cannot know
+    warnings: list[str] = field(default_factory=list)  # entries skipped or unreadable during the walk
+    hashed: bool = False
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+    @property
+    def new_executables(self) -> list[Change]:
+        return [c for c in self.changes if NEW_EXECUTABLE in c.flags]
+
+    def ordered(self) -> list[Change]:
+        """Flagged changes first (new executables, then files shadowing the image…), then by path."""
+        return sorted(self.changes, key=lambda c: (c.rank, c.path))
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "added": self.count(ADDED),
+            "changed": self.count(CHANGED),
+            "deleted": self.count(DELETED),
+            "modified": self.count(MODIFIED),
+            "new_executables": len(self.new_executables),
+            "shadowing_image": sum(1 for c in self.changes if SHADOWS_IMAGE in c.flags),
+        }
+
+    def to_dict(self, *, order: str = "flagged", changes: list[Change] | None = None) -> dict[str, Any]:
+        """`changes` replaces the full list (a filtered view of it); else all, flagged first or by path."""
+        if changes is None:
+            changes = self.ordered() if order == "flagged" else sorted(self.changes, key=lambda c: c.path)
+        return {
+            "container": {"id": self.container_id, "name": self.container_name, "runtime": self.runtime},
+            "method": self.method,
+            "style": self.style,
+            "upperdir": self.upperdir,
+            "lowerdirs": list(self.lowerdirs),
+            "since": self.since,
+            "hashed": self.hashed,
+            "summary": self.summary(),
+            "limitations": list(self.limitations),
+            "warnings": list(self.warnings),
+            "changes": [c.to_dict() for c in changes],
+        }

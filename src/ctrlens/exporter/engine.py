@@ -1,0 +1,182 @@
+"""One collection: a scan of /proc, then every source for every container, cached for `--cache-ttl` seconds.
+
+Scrapes that arrive while a collection runs, or within the cache lifetime, are served the same collection:
+several Prometheus servers (or a retrying one) cost one pass over /proc, not one each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import __version__
+from ..errors import CtrlensError, ProcessGone
+from ..host import Host
+from ..model import Container, Snapshot
+from ..output import safe_text
+from ..scan import scan as scan_host
+from .catalog import INFO_LABELS, MAX_LABEL_LENGTH, STAGES
+from .sources import InstanceChanged, LabelValues, PartialFacts, Sample, Source
+
+InstanceKey = tuple[str, int | None, int | None]  # container id, init pid, init start ticks
+
+
+@dataclass(slots=True)
+class Collection:
+    """What one collection found, as samples keyed by metric name (label values include `id` first)."""
+
+    samples: dict[str, list[tuple[LabelValues, float]]] = field(default_factory=dict)
+    collected_at: float = 0.0  # time.monotonic()
+    duration: float = 0.0
+    omitted: int = 0
+    pending: int = 0
+    containers: int = 0
+    ok: bool = False  # the scan succeeded
+
+    def add(self, metric: str, labels: LabelValues, value: float) -> None:
+        self.samples.setdefault(metric, []).append((labels, value))
+
+    def values(self, metric: str) -> list[tuple[LabelValues, float]]:
+        return self.samples.get(metric, [])
+
+
+def label(value: str | None) -> str:
+    """A label value: printable, bounded in length (container-controlled strings end up here)."""
+    if not value:
+        return ""
+    text = safe_text(value)
+    return text if len(text) <= MAX_LABEL_LENGTH else text[: MAX_LABEL_LENGTH - 1] + "…"
+
+
+def info_labels(container: Container) -> LabelValues:
+    pod = container.pod
+    values = {
+        "id": container.id,
+        "name": container.name,
+        "runtime": container.runtime,
+        "image": container.image,
+        "pod": pod.name if pod else None,
+        "namespace": pod.namespace if pod else None,
+    }
+    return tuple(label(values[name]) for name in INFO_LABELS)
+
+
+class Engine:
+    """Collects on demand; thread-safe; keeps per-source caches across collections."""
+
+    def __init__(
+        self,
+        host: Host,
+        sources: list[Source],
+        *,
+        cache_ttl: float = 5.0,
+        slow_budget: float = 2.0,
+        max_containers: int = 1000,
+        scan: Callable[[Host], Snapshot] = scan_host,
+    ) -> None:
+        self.host = host
+        self.sources = sources
+        self.cache_ttl = cache_ttl
+        self.slow_budget = slow_budget
+        self.max_containers = max_containers
+        self._scan = scan
+        self._lock = threading.Lock()
+        self._last: Collection | None = None
+        self._cache: dict[tuple[str, InstanceKey], tuple[float, list[Sample]]] = {}
+        self.errors: Counter[str] = Counter({stage: 0 for stage in STAGES})
+        self.collections = 0
+        self.version = __version__
+
+    def collect(self) -> Collection:
+        """The current collection: a cached one younger than `cache_ttl`, else a new one."""
+        with self._lock:
+            last = self._last
+            if last is not None and time.monotonic() - last.collected_at < self.cache_ttl:
+                return last
+            self._last = self._collect()
+            return self._last
+
+    @property
+    def last(self) -> Collection | None:
+        return self._last
+
+    def _collect(self) -> Collection:
+        started = time.monotonic()
+        self.collections += 1
+        result = Collection()
+        try:
+            snapshot = self._scan(self.host)
+        except (CtrlensError, OSError):
+            self.errors["scan"] += 1
+            result.collected_at = time.monotonic()
+            result.duration = result.collected_at - started
+            return result
+        result.ok = True
+        containers = sorted(snapshot.containers.values(), key=lambda c: c.id)
+        result.containers = len(containers)
+        by_runtime = Counter(c.runtime for c in containers)
+        for runtime, count in sorted(by_runtime.items()):
+            result.add("ctrlens_containers", (label(runtime),), float(count))
+        if len(containers) > self.max_containers:
+            result.omitted = len(containers) - self.max_containers
+            containers = containers[: self.max_containers]
+        slow_deadline = started + self.slow_budget
+        live: set[InstanceKey] = set()
+        for container in containers:
+            key = _instance(container, snapshot)
+            live.add(key)
+            result.add("ctrlens_container_info", info_labels(container), 1.0)
+            result.add("ctrlens_container_processes", (container.id,), float(len(container.pids)))
+            waiting = False
+            for source in self.sources:
+                samples = self._measure(source, container, snapshot, key, slow_deadline)
+                if samples is None:
+                    waiting = True
+                    continue
+                for sample in samples:
+                    result.add(sample.metric, (container.id, *sample.labels), sample.value)
+            result.pending += waiting
+        self._forget(live, {c.id for c in containers})
+        result.collected_at = time.monotonic()
+        result.duration = result.collected_at - started
+        return result
+
+    def _measure(
+        self, source: Source, container: Container, snapshot: Snapshot, key: InstanceKey, slow_deadline: float
+    ) -> list[Sample] | None:
+        """The source's samples for one container, from the cache while fresh; None when the budget ran out."""
+        now = time.monotonic()
+        cached = self._cache.get((source.stage, key))
+        if cached is not None and (source.ttl is None or now - cached[0] < source.ttl):
+            return cached[1]
+        if source.expensive and now > slow_deadline:
+            return cached[1] if cached is not None else None
+        try:
+            samples = source.measure(container, snapshot)
+        except (ProcessGone, InstanceChanged):
+            return []  # the container left during the collection
+        except PartialFacts as partial:
+            self.errors[source.stage] += 1
+            samples = partial.samples
+        except (CtrlensError, OSError, ValueError):
+            self.errors[source.stage] += 1
+            return []
+        if source.ttl != 0:
+            self._cache[(source.stage, key)] = (now, samples)
+        return samples
+
+    def _forget(self, live: set[InstanceKey], ids: set[str]) -> None:
+        for cache_key in [k for k in self._cache if k[1] not in live]:
+            del self._cache[cache_key]
+        for source in self.sources:
+            forget = getattr(source, "forget", None)
+            if forget is not None:
+                forget(ids)
+
+
+def _instance(container: Container, snapshot: Snapshot) -> InstanceKey:
+    init = snapshot.processes.get(container.init_pid) if container.init_pid is not None else None
+    return (container.id, container.init_pid, init.start_ticks if init else None)

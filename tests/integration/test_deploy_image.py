@@ -1,0 +1,83 @@
+"""The ctrlens image (deploy/image/Containerfile), built with no registry and no index by
+deploy/image/build_offline.py, runs as the DaemonSet runs it: host PIDs, the host's / read-only at /host, a
+read-only root filesystem, every capability dropped but SYS_PTRACE and DAC_READ_SEARCH; it must list a known
+testbed container and export its posture gauges."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from testbed import unique_name
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+AS_THE_DAEMONSET = ("--rm", "--network", "none", "--pid", "host", "-v", "/:/host:ro", "--read-only",
+                    "--tmpfs", "/tmp", "--cap-drop", "ALL", "--cap-add", "SYS_PTRACE", "--cap-add", "DAC_READ_SEARCH",
+                    "--security-opt", "no-new-privileges")
+
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("build_offline", REPO / "deploy" / "image" / "build_offline.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def image(testbed, tmp_path_factory):
+    suffix = secrets.token_hex(4)
+    tag, base = f"ctrlens-fleet:{suffix}", f"ctrlens-fleet-base:{suffix}"
+    builder = load_builder()
+    try:
+        builder.build(testbed.docker, tag=tag, base_tag=base, workdir=tmp_path_factory.mktemp("image"))
+        yield tag
+    finally:
+        testbed.docker("rmi", "-f", tag, base, check=False)
+
+
+@pytest.fixture(scope="module")
+def known(testbed):
+    started = testbed.run_docker(unique_name("fleet-known"), "--pid", "host")
+    yield started
+    testbed.remove(started)
+
+
+def run_image(testbed, image: str, *args: str) -> str:
+    name = unique_name("fleet-img")
+    res = testbed.docker("run", "--name", name, *AS_THE_DAEMONSET, image, *args, check=False, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_image_lists_a_known_testbed_container(testbed, image, known):
+    listed = json.loads(run_image(testbed, image, "--host-root", "/host", "containers", "-o", "json"))
+    mine = [c for c in listed if c["id"] == known.id]
+    assert mine, [c["name"] for c in listed]
+    assert mine[0]["name"] == known.name
+    assert mine[0]["runtime"] == "docker"
+    assert mine[0]["init_pid"] == known.pid  # host PIDs, not the image's own namespace
+
+
+def test_image_exports_posture_with_only_its_two_capabilities(testbed, image, known):
+    text = run_image(testbed, image, "serve", "--print")  # CTRLENS_HOST_ROOT=/host comes from the image
+    lines = [line for line in text.splitlines() if f'id="{known.id}"' in line]
+    assert any(line.startswith("ctrlens_container_info{") and f'name="{known.name}"' in line for line in lines)
+    # Namespace links need CAP_SYS_PTRACE: present, and --pid host is seen as sharing the host's PID namespace.
+    assert f'ctrlens_container_host_namespace{{id="{known.id}",type="pid"}} 1.0' in lines
+    assert f'ctrlens_container_host_namespace{{id="{known.id}",type="net"}} 0.0' in lines
+    assert f'ctrlens_container_runs_as_root{{id="{known.id}"}} 1.0' in lines
+    assert 'ctrlens_exporter_errors_total{stage="posture"} 0.0' in text
+
+
+def test_image_without_the_host_mount_fails_in_one_line(testbed, image):
+    name = unique_name("fleet-img")
+    res = testbed.docker("run", "--name", name, "--rm", "--network", "none", image, "containers", check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "--host-root /host" in res.stderr
