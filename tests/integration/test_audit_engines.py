@@ -245,3 +245,20 @@ def test_read_only_host_root_bind(testbed):
 def test_a_ref_that_does_not_exist_is_one_line_and_exit_3():
     out = ctrlens("audit", "aud-no-such-container")
     assert out.returncode == 3 and out.stderr.count("\n") == 1 and not out.stdout
+
+
+def test_a_container_that_exits_before_its_audit_is_marked_gone(testbed):
+    from ctrlens.audit import audit, audit_container
+    from ctrlens.errors import ProcessGone
+    from ctrlens.host import Host
+    from ctrlens.scan import scan
+
+    started = testbed.run_docker(f"aud-gone-{uuid.uuid4().hex[:6]}")
+    host = Host.from_option(None)
+    snapshot = scan(host)
+    container = snapshot.containers[started.id]
+    testbed.remove(started)
+    result = audit(snapshot, container, host)
+    assert result.gone and result.findings == []
+    with pytest.raises(ProcessGone):
+        audit_container(snapshot, container, host)

@@ -125,6 +125,19 @@ def test_watch_overlay_runs_watch_without_a_service():
     assert "ports" not in container
 
 
+def test_servicemonitor_keeps_the_exporters_pod_and_namespace_labels():
+    endpoint = by_kind(render("overlays/prometheus-operator"), "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["honorLabels"] is True
+
+
+def test_alert_rules_pass_promtool():
+    rules = REPO / "deploy" / "prometheus" / "ctrlens-alerts.yaml"
+    res = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "SUCCESS" in res.stdout
+
+
 def test_annotations_overlay_marks_the_pod_for_scraping():
     pod_meta = by_kind(render("overlays/annotations"), "DaemonSet")["spec"]["template"]["metadata"]
     assert pod_meta["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "9648",

@@ -26,7 +26,8 @@ from testbed import unique_name
 
 def ctrlens(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     # A timeout here would mean a FIFO or a device was opened and blocked.
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, timeout=timeout,
+                          check=False)
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_diff_reports_hostile_entries_and_opens_none(testbed, hostile, host_mark
 
 
 def test_snapshot_records_hostile_entries_and_captures_none(testbed, hostile, host_markers, tmp_path):
-    base, token = host_markers
+    _, token = host_markers
     bundle = tmp_path / "hostile.tar.gz"
     done = ctrlens("snapshot", hostile.name, "-o", str(bundle), "--hash")
     assert done.returncode == 0, done.stderr

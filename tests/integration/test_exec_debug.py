@@ -115,3 +115,25 @@ def test_a_container_that_exited_is_not_found(testbed):
     res = ctrlens("exec", c.name, "--", "ls")
     assert_one_line_error(res)
     assert res.returncode == 3
+
+
+@pytest.mark.parametrize("runtime", ["podman", "containerd", "kube", "lxc"])
+def test_other_runtimes_are_entered_the_same_way(testbed, runtime):
+    name = unique_name("act-exec")
+    start = {
+        "podman": lambda: testbed.run_podman(name),
+        "containerd": lambda: testbed.run_ctr(name),
+        "kube": lambda: testbed.run_kube_style(name, "act-space", "app"),
+        "lxc": lambda: testbed.run_lxc(name),
+    }[runtime]
+    c = start()
+    try:
+        ref = c.id if runtime == "kube" else c.name
+        links = ctrlens("exec", ref, "-q", "--ns", "net", "--", "ip", "-o", "link")
+        assert links.returncode == 0, links.stderr
+        assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
+        root = ctrlens("exec", ref, "-q", "--ns", "pid,mnt", "--", "ls", "-A", "/")
+        assert root.returncode == 0, root.stderr
+        assert set(root.stdout.split()) == set(os.listdir(f"/proc/{c.pid}/root")) >= {"bin", "etc"}
+    finally:
+        testbed.remove(c)

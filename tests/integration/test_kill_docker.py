@@ -7,6 +7,11 @@ RestartCount), never with ctrlens's own word alone.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -164,3 +169,38 @@ def test_a_container_removed_after_the_scan_is_not_found(testbed, docker_contain
     res = ctrlens("kill", c.name, "-s", "KILL", "--yes")
     assert_one_line_error(res)
     assert res.returncode == 3
+
+
+def _on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
+    """Run `ctrlens …` with stdin and stderr on a pseudo-terminal, answer the prompt, return (exit, all output)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([shutil.which("ctrlens") or "ctrlens", *argv], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([master], [], [], 20)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"[y/N]" in seen:
+            os.write(master, answer)
+            answered = True
+    os.close(master)
+    return proc.wait(timeout=30), seen.decode(errors="replace")
+
+
+def test_on_a_terminal_it_asks_and_only_yes_sends(testbed, docker_container):
+    c = docker_container()
+    code, out = _on_a_terminal(["kill", c.name, "-s", "KILL"], b"n\n")
+    assert "Send SIGKILL? [y/N]" in out and code == 4 and "nothing sent" in out
+    assert alive(c.pid)
+    code, out = _on_a_terminal(["kill", c.name, "-s", "KILL"], b"y\n")
+    assert code == 0 and f"result: container {c.name} exited" in out
+    assert wait_for(lambda: not alive(c.pid))

@@ -5,6 +5,8 @@ a Kubernetes-style container (no kubelet here), and LXC (which never restarts a 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from act_helpers import alive, ctrlens, ctrlens_json, wait_for
@@ -109,3 +111,23 @@ def test_lxc_busybox_init_reboots_on_term_and_lxc_restarts_it_but_not_after_kill
         assert wait_for(lambda: "STOPPED" in testbed.lxc("lxc-info", "-n", c.name, "-s").stdout)
     finally:
         testbed.remove(c)
+
+
+def test_a_pod_container_recreated_under_a_new_id_is_reported_as_restarted(testbed):
+    """The testbed plays the kubelet: once the old init is gone it starts the same pod's `app` container again."""
+    pod = unique_name("act-kill-pod")
+    old = testbed.run_kube_style(pod, "act-space", "app")
+    new = None
+    try:
+        kill = subprocess.Popen([shutil.which("ctrlens") or "ctrlens", "kill", old.id, "-s", "KILL", "--yes",
+                                 "--wait", "20", "-o", "json"], stdout=subprocess.PIPE, text=True)
+        assert wait_for(lambda: not alive(old.pid), 10)
+        new = testbed.run_kube_style(pod, "act-space", "app", pod_uid=old.pod.uid)
+        record = json.loads(kill.communicate(timeout=30)[0])
+        assert record["outcome"]["state"] == "restarted", record["outcome"]["message"]
+        assert record["outcome"]["new_pid"] == new.pid
+        assert f"as a new container {new.id[:12]}" in record["outcome"]["message"]
+    finally:
+        testbed.remove(old)
+        if new is not None:
+            testbed.remove(new)

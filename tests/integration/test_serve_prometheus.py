@@ -19,6 +19,7 @@ from testbed import unique_name
 pytestmark = pytest.mark.integration
 
 PROMETHEUS = "/usr/bin/prometheus"
+ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "ctrlens-alerts.yaml"
 
 
 def free_port() -> int:
@@ -91,13 +92,14 @@ def fleet(testbed):
 
 @pytest.fixture(scope="module")
 def prometheus(fleet, tmp_path_factory):
-    """ctrlens serve, and a Prometheus scraping it every second, both on 127.0.0.1."""
+    """ctrlens serve, and a Prometheus scraping it every 2 s, both on 127.0.0.1."""
     tmp: Path = tmp_path_factory.mktemp("prometheus")
     serve_port, prom_port = free_port(), free_port()
     serve = start_serve(serve_port, "--cache-ttl", "0.5", "--slow-budget", "30")
     config = tmp / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {ALERTS}\n"
         "scrape_configs:\n  - job_name: ctrlens\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{serve_port}']\n"
     )
@@ -131,7 +133,8 @@ def value_of(base: str, promql: str) -> float:
 
 
 def test_prometheus_scrapes_ctrlens_up(prometheus):
-    assert value_of(prometheus, 'up{job="ctrlens"}') == 1.0
+    # A busy test machine can make one scrape miss its timeout: wait for a successful one.
+    wait_until(lambda: value_of(prometheus, 'up{job="ctrlens"}') == 1.0, 30, "a successful scrape")
 
 
 def test_known_container_series_and_identity(prometheus, fleet):
@@ -200,6 +203,26 @@ def test_join_on_id_gives_names_for_alerts(prometheus, fleet):
     result = wait_until(lambda: [r for r in query(prometheus, promql) if r["metric"].get("name") == hardened.name],
                         30, promql)
     assert result[0]["metric"]["image"] == "ctrlens-bb:1"
+
+
+def test_shipped_alerts_fire_for_the_risky_container(prometheus, fleet):
+    """deploy/prometheus/ctrlens-alerts.yaml, loaded by the real Prometheus: pending (their `for:` is minutes)."""
+    risky, plain = fleet["risky"], fleet["plain"]
+
+    def alerts() -> list[dict]:
+        status, body = http_get(f"{prometheus}/api/v1/alerts")
+        assert status == 200, body
+        return json.loads(body)["data"]["alerts"]
+
+    wanted = {"CtrlensPrivilegedContainer", "CtrlensSecretsExposed", "CtrlensSeccompDisabled",
+              "CtrlensNewExecutableInContainer"}
+    found = wait_until(lambda: {a["labels"]["alertname"] for a in alerts()
+                                if a["labels"].get("name") == risky.name} >= wanted and alerts(), 60,
+                       f"{wanted} for {risky.name}")
+    mine = [a for a in found if a["labels"].get("name") == risky.name and a["labels"]["alertname"] in wanted]
+    assert all(a["state"] in ("pending", "firing") and a["labels"]["image"] == "ctrlens-bb:1" for a in mine)
+    assert not any(a["labels"].get("name") == plain.name and a["labels"]["alertname"] in wanted for a in found)
+    assert SECRET not in json.dumps(found)
 
 
 def test_podman_container_is_exported_too(prometheus, fleet):

@@ -16,7 +16,7 @@ from testbed import unique_name
 
 def ctrlens(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 def extract(bundle: Path, into: Path) -> dict[str, bytes]:

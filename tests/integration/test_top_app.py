@@ -257,6 +257,16 @@ async def test_filter_containers_only_and_sort(started):
         await pilot.pause(0.1)
         groups = [r for r in app.model.visible() if r.kind == CONTAINER]
         assert [g.name for g in groups] == [a.name]
+        await pilot.press("enter", "home", "down", "down")  # keep the filter; container, shim, its process
+        table = app.screen.query_one(TopTable)
+        assert table.current is not None and table.current.pid == a.pid
+        assert screen_lines(app)[2].lstrip().startswith("sleep 1000000")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail screen")
+        assert str(app.screen.query_one("#facts-text").content).startswith(f"Process {a.pid}")
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        await pilot.press("slash")
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.model.filter_text == ""
@@ -268,3 +278,66 @@ async def test_filter_containers_only_and_sort(started):
             await pilot.press("s")
             sorts.append(app.model.sort)
         assert sorts == ["mem", "name", "pid", "cpu"]
+
+
+async def test_mouse_folds_and_opens_and_a_process_has_its_own_details(started):
+    web = started("docker", cmd=WORKERS)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows and len(container_pids(web.pid)) >= 3,
+                       what="the container and its workers")
+        await pilot.press("slash", *web.name, "enter")
+        await pilot.pause(0.1)
+        table = app.screen.query_one(TopTable)
+        assert screen_lines(app)[0].startswith("▾ ")
+        await pilot.click(TopTable, offset=(0, 0))  # the fold marker
+        await pilot.pause(0.1)
+        assert screen_lines(app)[0].startswith("▸ ") and f"c:{web.id}" in app.model.collapsed
+        assert not any("sleep 1000000" in line for line in screen_lines(app))
+        await pilot.click(TopTable, offset=(0, 0))
+        await pilot.pause(0.1)
+        # Double-click the init process (row 2: after the container and its shim).
+        assert table.rows[2].pid == web.pid
+        await pilot.click(TopTable, offset=(10, 2), times=2)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail screen")
+        facts = str(app.screen.query_one("#facts-text").content)
+        assert facts.startswith(f"Process {web.pid}") and web.id in facts
+        title = str(app.screen.query_one("#title").content)
+        assert f"PID {web.pid}" in title and web.name in title
+
+
+async def test_file_preview_masks_secret_lines_until_v(started):
+    token = "sk_live_" + os.urandom(12).hex()
+    script = f"printf 'API_TOKEN={token}\\nMODE=prod\\n' > /tmp/app.env; exec sleep 1000000"
+    web = started("docker", cmd=("sh", "-c", script))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows, what="the container row")
+        assert app.screen.query_one(TopTable).select_key(f"c:{web.id}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail screen")
+        from textual.widgets import DataTable
+
+        from ctrlens.tui.panels import FilesPanel
+
+        await pilot.press("4")
+        files = app.screen.query_one(FilesPanel)
+        await wait_for(pilot, lambda: files.entries, what="the root listing")
+        files.query_one(DataTable).focus()
+        await pilot.press(*["down"] * [e.name for e in files.entries].index(b"tmp"), "enter")
+        await wait_for(pilot, lambda: files.cwd == b"/tmp", what="/tmp")
+        await wait_for(pilot, lambda: any(e.name == b"app.env" for e in files.entries), what="app.env")
+        index = [e.name for e in files.entries].index(b"app.env") + 1  # after ".."
+        await pilot.press(*["down"] * index, "enter")
+        await wait_for(pilot, lambda: files.preview_path == b"/tmp/app.env", what="the preview")
+        shown = str(files.query_one("#preview-text").content)
+        assert "MODE=prod" in shown and "API_TOKEN=•••" in shown and token not in shown
+        await pilot.press("v")
+        await pilot.pause(0.1)
+        assert token in str(files.query_one("#preview-text").content)
+        await pilot.press("escape")  # closes the preview (and with it the revealed value)…
+        await pilot.pause(0.1)
+        assert files.preview_path is None and isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")  # …then goes back to the table
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, DetailScreen)

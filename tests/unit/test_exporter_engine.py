@@ -4,6 +4,7 @@ whose counter files hold values read from this kind of machine; caching, bounds,
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ctrlens.exporter.engine import Engine, label
 from ctrlens.exporter.server import build_registry
 from ctrlens.exporter.sources import CgroupSource, PostureSource, Sample
 from ctrlens.host import Host
-from tests.fixtures.proctree import HostTree, shim_v2, v1
+from tests.fixtures.proctree import FakeProcess, HostTree, shim_v2, v1
 
 
 def cid(name: str) -> str:
@@ -204,3 +205,22 @@ def test_collector_output_is_valid_exposition_of_catalog_metrics(host):
                 continue
             assert set(sample.labels) == set(spec.labels), sample
     assert any(f.name == "process_resident_memory_bytes" for f in families)
+
+
+class Following(Slow):
+    ttl = 0.001
+    follows_processes = True
+    max_age = None
+
+
+def test_a_source_following_processes_is_measured_again_only_when_they_change(host):
+    following = Following()
+    engine = Engine(host, [following], cache_ttl=0, slow_budget=10)
+    engine.collect()
+    time.sleep(0.01)  # past its ttl
+    engine.collect()
+    assert following.calls == 2  # same processes: no new measurement
+    HostTree(Path(host.root)).add(FakeProcess(103, 101, "sh", ["sh"], v1(f"/docker/{WEB}"), pid_ns=4026532500,
+                                              mnt_ns=4026532501, nspid=[103, 3]))
+    engine.collect()
+    assert following.calls == 3  # web has a new process: measured again; cache untouched

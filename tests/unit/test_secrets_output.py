@@ -192,3 +192,19 @@ def test_own_process_credentials_are_read(children) -> None:
     assert data is not None and data.comm == "sleep"
     assert data.creds.uids[1] == data.creds.uids[0] and data.creds.dumpable
     assert collect.proc_hides_pids("/proc") in (True, False)
+
+
+def test_a_container_in_the_host_pid_namespace_is_listed_as_a_reader(children) -> None:
+    # Our children run in the host PID namespace with our uid and caps: as "containers" they can read each other.
+    init, worker = children
+    snap = snapshot_of(init)
+    other = Container(id="d" * 64, runtime="docker", cgroup="/docker/d", name="unit-pidhost", init_pid=worker.pid,
+                      pids=[worker.pid])
+    snap.containers[other.id] = other
+    snap.processes[worker.pid] = Process(pid=worker.pid, ppid=1, uid=0, comm="sleep", cmdline=[], state="S",
+                                         start_ticks=0, cgroup="/docker/d", container_id=other.id)
+    ctx = FakeContext(snap)
+    run(secrets_cmd, ctx, ["web", "-o", "json"])
+    records = {r["container"]["name"]: r for r in json.loads(ctx.out.getvalue())}
+    [db] = [s for s in records["unit-web"]["secrets"] if s["name"] == "DB_PASSWORD"]
+    assert ("container", "unit-pidhost") in {(r["kind"], r["name"]) for r in db["readers"]}

@@ -180,6 +180,8 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
     while True:
         snapshot = rescan()
         again = snapshot.containers.get(container.id)
+        if again is None or again.init_pid == target.pid:
+            again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
         if new_init and new_init != target.pid and not _bootstrapping(snapshot, new_init):
             # The same init in two scans in a row: the runtime has finished starting it.
@@ -212,6 +214,18 @@ def _bootstrapping(snapshot: Snapshot, pid: int) -> bool:
     return proc.comm == "exe" and proc.cmdline[1:2] == ["init"]  # runc re-executing itself as `runc init`
 
 
+def _successor(snapshot: Snapshot, container: Container) -> Container | None:
+    """A kubelet restarts a pod's container as a NEW container: same pod UID and container name, another ID."""
+    pod = container.pod
+    if pod is None or not pod.uid or not container.kube_container:
+        return None
+    for other in snapshot.containers.values():
+        if (other.id != container.id and other.pod is not None and other.pod.uid == pod.uid
+                and other.kube_container == container.kube_container):
+            return other
+    return None
+
+
 def _restarted(plan: KillPlan, name: str, old_pid: int, how: str, again: Container,
                results: list[TargetResult]) -> KillOutcome:
     by = f" by {plan.restart.by}" if plan.restart and plan.restart.by else ""
@@ -219,7 +233,8 @@ def _restarted(plan: KillPlan, name: str, old_pid: int, how: str, again: Contain
     count = again.restart_policy.restart_count if again.restart_policy else None
     # The runtime may write its new count after the process starts: only report a count that moved.
     counted = f"; restart count now {count}" if count is not None and before is not None and count > before else ""
+    as_new = f" as a new container {again.short_id}" if plan.container and again.id != plan.container.id else ""
     return KillOutcome(
         plan.signal, RESTARTED,
-        f"container {name} was restarted{by}: its init is now pid {again.init_pid} (the old init, pid {old_pid}, "
-        f"{how or 'exited'}{counted})", results, new_pid=again.init_pid, container_running=True)
+        f"container {name} was restarted{by}{as_new}: its init is now pid {again.init_pid} (the old init, pid "
+        f"{old_pid}, {how or 'exited'}{counted})", results, new_pid=again.init_pid, container_running=True)

@@ -68,6 +68,9 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     except CtrlensError as exc:  # DetectionFailed names the variable, never the value
         yield skipped(facts, str(exc))
         return
+    except Exception as exc:  # noqa: BLE001 - a scanner bug must not stop the audit; its text may quote a value
+        yield skipped(facts, f"the secrets scanner failed ({type(exc).__name__})")
+        return
     if not report.records:
         if report.processes_read:
             yield NONE.finding(GOOD, f"no secrets in the environment or arguments of {report.processes_read} "

@@ -18,7 +18,8 @@ namespace, so host binaries and their libraries work as usual; the container's r
 With mnt in --ns the program sees the container's files as `/`: a static binary (busybox-static) runs as is;
 a dynamically linked host binary is started through the host's loader with the host's libraries (this needs
 pid entered too); files it opens by absolute path (locales, plugins, /etc) are the container's. Scripts cannot
-run inside the container's mount namespace.
+run inside the container's mount namespace. With pid but not mnt, tools that read /proc (ps, top) still
+see the host's /proc.
 The program runs with ctrlens's privileges, cgroup and no seccomp filter: it is not confined like the
 container's own processes. setns through a pidfd needs Linux 5.8+.
 
@@ -26,7 +27,7 @@ examples:
   ctrlens exec web -- ss -lntp                 listening sockets of web, with the host's ss
   ctrlens exec web -- ip addr                  its interfaces and addresses
   ctrlens exec web --ns net -- tcpdump -i any -n port 53
-  ctrlens exec web -- strace -f -p 1           its init, as seen in its pid namespace
+  ctrlens exec web -- curl -s localhost:8080/health   its own loopback, with the host's curl
   ctrlens exec web -- sh -c 'ls -la $CTRLENS_ROOT/etc'
   ctrlens exec web --ns net,pid,mnt -- busybox ps   the container's processes through its own /proc
   ctrlens exec web --ns all -- ls /            everything but the user namespace; `ls /` is its root

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if missing:
         ctx.error(f"not exported (feature not available): {', '.join(missing)}")
     engine = Engine(host, sources, cache_ttl=args.cache_ttl, slow_budget=args.slow_budget,
-                    max_containers=args.max_containers)
+                    max_containers=args.max_containers, warn=ctx.error)
     registry = build_registry(engine)
     first = engine.collect()  # fail before binding when /proc cannot be read at all
     if not first.ok:

@@ -47,8 +47,8 @@ examples:
 """
 EPILOG = """\
 Sizes take K, M, G suffixes (powers of 1024). Exit codes: 0 written / verified; 1 verify found a member
-that differs, is missing or was added, or the archive is damaged; 2 usage (FILE exists without --force);
-3 unknown REF or the container stopped.
+that differs, is missing or was added, or the archive is damaged; 2 usage; 3 unknown REF, no such FILE, or
+the container stopped; 4 FILE exists (without --force) or could not be written.
 """
 
 
@@ -60,6 +60,8 @@ def _size(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = ("%(prog)s REF -o FILE [--force] [--reveal] [--max-file-size SIZE] [--max-total-size SIZE]\n"
+                    "       %(prog)s verify FILE [--json]")
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID; or `verify`")
     parser.add_argument("file", metavar="FILE", nargs="?", help="with `verify`: the bundle to check")
     parser.add_argument("-o", "--output", metavar="FILE", help="the archive to write (.tar.gz)")

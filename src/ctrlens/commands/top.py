@@ -38,13 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     if not 0.2 <= args.interval <= 3600:
         raise UsageError("--interval must be between 0.2 and 3600 seconds")
+    host = ctx.host  # a bad --host-root is the first thing to say
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("top needs a terminal; for scripts use `ctrlens ps -o json` or `ctrlens containers`")
     try:
         from ..tui.app import TopApp
     except ImportError:
         raise UsageError("top needs Textual: pip install 'ctrlens[tui]'") from None
-    host = ctx.host
     if os.geteuid() != 0 and host.is_live:
         print("ctrlens: not root: names, environments and files of other users' containers will be missing",
               file=ctx.err)

@@ -72,13 +72,26 @@ def _overlay(container: Container, where: RootLocation, style: str, hash: bool,
     except FileNotFoundError:
         raise CtrlensError(f"the writable layer {where.upper} of {container.display_name} is not on this host "
                            "(stopped meanwhile, or a wrong --host-root?)") from None
-    with upper, ImageView(list(where.lowers), opaque_xattr=where.opaque_xattr) as image:
-        walker = OverlayDiff(upper, image, style=style, hash=hash, progress=progress)
-        changes = walker.run()
+    with upper:
+        try:
+            image = ImageView(list(where.lowers), opaque_xattr=where.opaque_xattr)
+        except FileNotFoundError as exc:
+            raise CtrlensError(f"image layer {exc.filename} of {container.display_name} is not on this host "
+                               "(a wrong --host-root?)") from None
+        with image:
+            walker = OverlayDiff(upper, image, style=style, hash=hash, progress=progress)
+            changes = walker.run()
     if container.runtime == "podman" and style == STYLE_PODMAN:
         changes = hide_podman_mount_points(changes)
     result.changes = changes
     result.warnings = walker.warnings
+    options = set(where.fs.mount_line.super_options)
+    if "metacopy=on" in options:
+        result.limitations.append("metacopy=on: a file whose metadata alone changed keeps its data in the image "
+                                  "layers; its hash (--hash) and captured copy come from the writable layer")
+    if "redirect_dir=on" in options:
+        result.limitations.append("redirect_dir=on: a renamed directory's content from the image is not listed "
+                                  "under its new name")
     mounts = where.writable_mounts()
     if mounts:
         result.limitations.append("writes to mounts are not in the writable layer and not listed: "

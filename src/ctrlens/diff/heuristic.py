@@ -7,6 +7,7 @@ The walk goes through /proc/PID/root with the safe opener (rootfs), stays on the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -56,21 +57,22 @@ class RecentChanges:
         self.warnings: list[str] = []
 
     def run(self) -> list[Change]:
-        seen = 0
-        for step in walk(self.root, "/", cross_mounts=False, on_skip=self._skipped):
-            if step.event == LEAVE or step.depth == 0:
-                continue
-            seen += 1
-            if self.progress is not None and seen % 1000 == 0:
-                self.progress(seen)
-            if step.entry.is_mount_point or step.entry.pseudo_fs:
-                continue  # /proc, /dev, volumes: mounted over the rootfs, not files of it
-            st = step.entry.st
-            if max(st.st_mtime_ns, st.st_ctime_ns) < self.since_ns:
-                continue
-            change = Change(step.entry.path, MODIFIED, FileInfo.of(st), link_target=step.entry.link_target)
-            self._flag(change, step.parent_fd, step.entry.name)
-            self.changes.append(change)
+        with contextlib.closing(walk(self.root, "/", cross_mounts=False, on_skip=self._skipped)) as steps:
+            seen = 0
+            for step in steps:
+                if step.event == LEAVE or step.depth == 0:
+                    continue
+                seen += 1
+                if self.progress is not None and seen % 1000 == 0:
+                    self.progress(seen)
+                if step.entry.is_mount_point or step.entry.pseudo_fs:
+                    continue  # /proc, /dev, volumes: mounted over the rootfs, not files of it
+                st = step.entry.st
+                if max(st.st_mtime_ns, st.st_ctime_ns) < self.since_ns:
+                    continue
+                change = Change(step.entry.path, MODIFIED, FileInfo.of(st), link_target=step.entry.link_target)
+                self._flag(change, step.parent_fd, step.entry.name)
+                self.changes.append(change)
         return self.changes
 
     def _flag(self, change: Change, parent_fd: int, name: bytes) -> None:

@@ -14,9 +14,10 @@ Both call a path that the image has C, and one it lacks A.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import CtrlensError
@@ -82,30 +83,34 @@ class OverlayDiff:
 
     def run(self) -> list[Change]:
         stack: list[_Dir] = []
-        seen = 0
         try:
-            for step in walk_layer(self.upper.fileno(), on_skip=self._skipped):
-                if step.event == LEAVE:
-                    self._leave(stack.pop(), stack[-1] if stack else None)
-                    continue
-                if step.parent_fd < 0:
-                    stack.append(_Dir(b"/", self.image.root(), owned=False))
-                    continue
-                seen += 1
-                if self.progress is not None and seen % 1000 == 0:
-                    self.progress(seen)
-                parent = stack[-1]
-                parent.names.add(step.name)
-                image_st = parent.image.lookup(step.name) if parent.image else None
-                if step.event == ENTER:
-                    stack.append(self._enter(parent, step, image_st))
-                else:
-                    self._item(parent, step, image_st)
+            with contextlib.closing(walk_layer(self.upper.fileno(), on_skip=self._skipped)) as steps:
+                self._consume(steps, stack)
         finally:
             for frame in stack:
                 if frame.owned:
                     frame.image.close()
         return self.changes
+
+    def _consume(self, steps: Iterator[LayerStep], stack: list[_Dir]) -> None:
+        seen = 0
+        for step in steps:
+            if step.event == LEAVE:
+                self._leave(stack.pop(), stack[-1] if stack else None)
+                continue
+            if step.parent_fd < 0:
+                stack.append(_Dir(b"/", self.image.root(), owned=False))
+                continue
+            seen += 1
+            if self.progress is not None and seen % 1000 == 0:
+                self.progress(seen)
+            parent = stack[-1]
+            parent.names.add(step.name)
+            image_st = parent.image.lookup(step.name) if parent.image else None
+            if step.event == ENTER:
+                stack.append(self._enter(parent, step, image_st))
+            else:
+                self._item(parent, step, image_st)
 
     # --- walk events ----------------------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ class Engine:
         slow_budget: float = 2.0,
         max_containers: int = 1000,
         scan: Callable[[Host], Snapshot] = scan_host,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
         self.sources = sources
@@ -85,10 +86,12 @@ class Engine:
         self._scan = scan
         self._lock = threading.Lock()
         self._last: Collection | None = None
-        self._cache: dict[tuple[str, InstanceKey], tuple[float, list[Sample]]] = {}
+        self._cache: dict[tuple[str, InstanceKey], tuple[float, int, list[Sample]]] = {}  # (when, processes, …)
         self.errors: Counter[str] = Counter({stage: 0 for stage in STAGES})
         self.collections = 0
         self.version = __version__
+        self._warn = warn
+        self._warned: set[str] = set()
 
     def collect(self) -> Collection:
         """The current collection: a cached one younger than `cache_ttl`, else a new one."""
@@ -109,8 +112,8 @@ class Engine:
         result = Collection()
         try:
             snapshot = self._scan(self.host)
-        except (CtrlensError, OSError):
-            self.errors["scan"] += 1
+        except (CtrlensError, OSError) as exc:
+            self._error("scan", str(exc))
             result.collected_at = time.monotonic()
             result.duration = result.collected_at - started
             return result
@@ -131,8 +134,10 @@ class Engine:
             result.add("ctrlens_container_info", info_labels(container), 1.0)
             result.add("ctrlens_container_processes", (container.id,), float(len(container.pids)))
             waiting = False
+            processes = hash(tuple((p, snapshot.processes[p].start_ticks) for p in container.pids
+                                   if p in snapshot.processes))
             for source in self.sources:
-                samples = self._measure(source, container, snapshot, key, slow_deadline)
+                samples = self._measure(source, container, snapshot, key, processes, slow_deadline)
                 if samples is None:
                     waiting = True
                     continue
@@ -145,28 +150,39 @@ class Engine:
         return result
 
     def _measure(
-        self, source: Source, container: Container, snapshot: Snapshot, key: InstanceKey, slow_deadline: float
+        self, source: Source, container: Container, snapshot: Snapshot, key: InstanceKey, processes: int,
+        slow_deadline: float,
     ) -> list[Sample] | None:
         """The source's samples for one container, from the cache while fresh; None when the budget ran out."""
         now = time.monotonic()
         cached = self._cache.get((source.stage, key))
-        if cached is not None and (source.ttl is None or now - cached[0] < source.ttl):
-            return cached[1]
+        if cached is not None and _fresh(source, cached[0], cached[1], processes, now):
+            return cached[2]
         if source.expensive and now > slow_deadline:
-            return cached[1] if cached is not None else None
+            return cached[2] if cached is not None else None
         try:
             samples = source.measure(container, snapshot)
         except (ProcessGone, InstanceChanged):
             return []  # the container left during the collection
         except PartialFacts as partial:
-            self.errors[source.stage] += 1
+            self._error(source.stage, f"{partial} (container {container.short_id})")
             samples = partial.samples
-        except (CtrlensError, OSError, ValueError):
-            self.errors[source.stage] += 1
+        except (CtrlensError, OSError, ValueError) as exc:
+            self._error(source.stage, f"{exc} (container {container.short_id})")
+            return []
+        except Exception as exc:  # noqa: BLE001 - one feature's bug on one container must not stop the exporter
+            self._error(source.stage, f"internal error {type(exc).__name__} (container {container.short_id})")
             return []
         if source.ttl != 0:
-            self._cache[(source.stage, key)] = (now, samples)
+            self._cache[(source.stage, key)] = (now, processes, samples)
         return samples
+
+    def _error(self, stage: str, message: str) -> None:
+        """Count it; say the first one of each stage once (the metric carries the rest)."""
+        self.errors[stage] += 1
+        if self._warn is not None and stage not in self._warned:
+            self._warned.add(stage)
+            self._warn(f"{stage}: {message}; further errors are counted in ctrlens_exporter_errors_total")
 
     def _forget(self, live: set[InstanceKey], ids: set[str]) -> None:
         for cache_key in [k for k in self._cache if k[1] not in live]:
@@ -175,6 +191,15 @@ class Engine:
             forget = getattr(source, "forget", None)
             if forget is not None:
                 forget(ids)
+
+
+def _fresh(source: Source, measured: float, then: int, now_processes: int, now: float) -> bool:
+    age = now - measured
+    if source.ttl is None or age < source.ttl:
+        return True
+    same = getattr(source, "follows_processes", False) and then == now_processes
+    max_age = getattr(source, "max_age", None)
+    return same and (max_age is None or age < max_age)
 
 
 def _instance(container: Container, snapshot: Snapshot) -> InstanceKey:

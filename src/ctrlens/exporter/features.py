@@ -11,8 +11,9 @@ from typing import Any
 from ..errors import CtrlensError, ProcessGone
 from ..host import Host
 from ..model import Container, Snapshot
+from ..mounts import read_mounts, root_fs
 from .catalog import SEVERITIES
-from .sources import PartialFacts, Sample, flag
+from .sources import PartialFacts, Sample, flag, open_init
 
 PRIVILEGED_RULES = ("CTRL-CAP-PRIVILEGED", "CTRL-CAP-NEAR-PRIVILEGED")
 SENSITIVE_MOUNT_RULES = ("CTRL-MOUNT-RUNTIME-SOCKET", "CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT")
@@ -37,8 +38,10 @@ class AuditSource:
     """Privileged, seccomp, added capabilities, sensitive mounts, missing limits, finding counts by severity."""
 
     stage = "audit"
-    ttl: float | None = 120.0  # a new `docker exec` can bring a process without seccomp
+    ttl: float | None = 120.0  # at most this often while processes come and go (`docker exec` without seccomp)
     expensive = True
+    follows_processes = True
+    max_age: float | None = 3600.0  # limits change out of band (`docker update`)
 
     def __init__(self, host: Host) -> None:
         from ..audit import CHECKS, AuditContext, read_facts
@@ -89,8 +92,10 @@ class SecretsSource:
     """How many secrets each container exposes in its processes' environments and command lines."""
 
     stage = "secrets"
-    ttl: float | None = 300.0  # environments are fixed at exec; new processes are what changes
+    ttl: float | None = 120.0  # environments are fixed at exec: new processes are what changes
     expensive = True
+    follows_processes = True
+    max_age: float | None = 3600.0
 
     def __init__(self, host: Host) -> None:
         from ..secrets import Fingerprinter, SecretScanner
@@ -119,19 +124,21 @@ class DriftSource:
     """
 
     stage = "drift"
-    ttl: float | None = 120.0
+    ttl: float | None = 300.0  # files change without new processes: by time only
     expensive = True
+    follows_processes = False
+    max_age: float | None = None
 
     def __init__(self, host: Host) -> None:
         from ..diff import diff_container
-        from ..diff.locate import locate_root
 
         self.host = host
         self._diff = diff_container
-        self._locate = locate_root
 
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]:
-        if not self._locate(snapshot, container, self.host).is_overlay:
+        with open_init(container, snapshot, self.host) as handle:
+            fs = root_fs(read_mounts(handle))  # one mountinfo read tells overlay from the rest
+        if fs is None or fs.fstype != "overlay":
             return []
         result = self._diff(snapshot, container, self.host)
         return [

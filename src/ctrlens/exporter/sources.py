@@ -1,7 +1,9 @@
 """Sources of per-container facts. Each returns samples for the catalog's metrics and says how long they stay true.
 
 A source's result is cached per container *instance* (id, init PID, init start time), for `ttl` seconds
-(None: for the life of that init process). `expensive` sources share the collection's `--slow-budget`.
+(None: for the life of that init process). A source that `follows_processes` keeps its result past `ttl` while
+the container's processes are the same ones, up to `max_age`: what it reads belongs to those processes, so a
+container without process churn is measured once, not every `ttl`. `expensive` sources share `--slow-budget`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Source(Protocol):
     stage: str
     ttl: float | None
     expensive: bool
+    follows_processes: bool
+    max_age: float | None
 
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]: ...
 
@@ -71,8 +75,10 @@ class PostureSource:
     """Host namespaces shared, root, writable root filesystem: from the init's ns links, status and mountinfo."""
 
     stage = "posture"
-    ttl: float | None = 300.0  # fixed for a process's life, short of setns or a remount inside
+    ttl: float | None = 60.0  # an entrypoint may still be switching user (gosu, su-exec) at the first look
     expensive = False
+    follows_processes = True
+    max_age: float | None = 600.0  # setns or a remount inside are rare, not impossible
 
     def __init__(self, host: Host) -> None:
         self.host = host
@@ -102,6 +108,8 @@ class CgroupSource:
     stage = "cgroup"
     ttl: float | None = 0.0  # counters: read on every collection
     expensive = False
+    follows_processes = False
+    max_age: float | None = None
     _LOCATE_TTL = 60.0  # limits change only with `docker update` and the like
 
     def __init__(self, host: Host, *, limit_flags: bool = True) -> None:

@@ -41,15 +41,9 @@ def classify(name: str, value: str, *, entropy: bool = True) -> Detection | None
     command-line arguments, where long ids and hashes are common and a name rarely says what they are."""
     if not value or not value.strip():
         return None
-    formats = providers.find_formats(name, value)
-    if formats:
-        best = formats[0]
-        # A private key's header is the same in every key: fingerprint the key itself.
-        secret = value if best.rule == "private-key" else best.secret
-        return Detection(best.rule, secret)
-    passwords = values.url_passwords(value)
-    if passwords:
-        return Detection("url-password", passwords[0])
+    found = _by_format(name, value)
+    if found is not None:
+        return found
     if names.is_allowlisted(name):
         return None
     spaced = values.looks_like_list_of_words(value)
@@ -64,11 +58,17 @@ def classify(name: str, value: str, *, entropy: bool = True) -> Detection | None
 
 def classify_value(value: str) -> Detection | None:
     """Layers 1-2 only: a token format or a URL password, for a value with no name (a bare argument)."""
-    return classify("", value, entropy=False) if _has_format_or_url(value) else None
+    return _by_format("", value) if value.strip() else None
 
 
-def _has_format_or_url(value: str) -> bool:
-    return bool(providers.find_formats("", value)) or bool(values.url_passwords(value))
+def _by_format(name: str, value: str) -> Detection | None:
+    formats = providers.find_formats(name, value)
+    if formats:
+        best = formats[0]
+        # A private key's header is the same in every key: fingerprint the key itself.
+        return Detection(best.rule, value if best.rule == "private-key" else best.secret)
+    passwords = values.url_passwords(value)
+    return Detection("url-password", passwords[0]) if passwords else None
 
 
 def _named(name: str, value: str) -> Detection | None:

@@ -74,6 +74,7 @@ class SecretScanner:
         self.hidepid = proc_hides_pids(self.proc)
         self._cache: dict[int, ProcessData | None] = {}
         self._denied: set[int] = set()
+        self._creds_cache: dict[int, Creds | None] = {}
         self._neighbour_cache: dict[tuple[str, int | None], list[tuple[str, str, list[Creds]]]] = {}
 
     def process(self, pid: int) -> ProcessData | None:
@@ -85,6 +86,19 @@ class SecretScanner:
                 self._denied.add(pid)
                 self._cache[pid] = None
         return self._cache[pid]
+
+    def _creds(self, pid: int) -> Creds | None:
+        """Credentials only: a neighbour's environment is not read unless its own container is scanned."""
+        if pid in self._cache:
+            data = self._cache[pid]
+            return None if data is None else data.creds
+        if pid not in self._creds_cache:
+            try:
+                data = read_process(pid, self.proc, contents=False)
+            except PermissionDenied:
+                data = None
+            self._creds_cache[pid] = None if data is None else data.creds
+        return self._creds_cache[pid]
 
     def scan(self, container: Container) -> ContainerSecrets:
         result = ContainerSecrets(container)
@@ -140,9 +154,9 @@ class SecretScanner:
                 proc = self.snapshot.processes.get(pid)
                 if proc is not None and proc.pid_ns is not None and proc.pid_ns not in (HOST_PID_NS, target.pid_ns):
                     continue  # the scan already knows it cannot see the target: skip the read
-                data = self.process(pid)
-                if data is not None and data.creds.pid_ns in (HOST_PID_NS, target.pid_ns):
-                    creds.append(data.creds)
+                theirs = self._creds(pid)
+                if theirs is not None and theirs.pid_ns in (HOST_PID_NS, target.pid_ns):
+                    creds.append(theirs)
             if creds:
                 found.append((other.id, other.display_name, creds))
         return found

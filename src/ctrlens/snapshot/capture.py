@@ -103,16 +103,22 @@ def take_snapshot(snapshot: Snapshot, container: Container, host: Host, dest: st
         bundle.add_json("net.json", _network(init, host, records))
 
         say("diff")
-        result = diff_container(snapshot, container, host, hash=options.hash, style=options.style,
-                                progress=lambda n: say("diff: entries walked", n))
-        report.diff_summary = result.summary()
-        captured = _capture_files(bundle, result, container, host, options, say, report) if options.files else []
-        diff = result.to_dict(order="path")
-        diff["captured_files"] = captured
-        bundle.add_json("diff.json", diff)
-
         report.notes += [f"process {pid} exited during the snapshot" for pid in report.vanished]
-        report.notes += [f"diff: {w}" for w in result.warnings[:200]]
+        try:
+            result = diff_container(snapshot, container, host, hash=options.hash, style=options.style,
+                                    progress=lambda n: say("diff: entries walked", n))
+        except (CtrlensError, OSError) as exc:
+            # The rest of the evidence is worth keeping: say why the filesystem part is missing.
+            bundle.add_json("diff.json", {"error": str(exc)})
+            report.notes.append(f"diff failed: {exc}")
+        else:
+            report.diff_summary = result.summary()
+            captured = (_capture_files(bundle, result, container, host, options, say, report)
+                        if options.files else [])
+            diff = result.to_dict(order="path")
+            diff["captured_files"] = captured
+            bundle.add_json("diff.json", diff)
+            report.notes += [f"diff: {w}" for w in result.warnings[:200]]
         say("writing")
         manifest = {
             "tool": {"name": "ctrlens", "version": __version__},
@@ -183,8 +189,10 @@ def _network(pid: int, host: Host, records: list[dict[str, Any]]) -> dict[str, A
     for sock in inet + unix:
         sock["processes"] = holders.get(sock["inode"], [])
     listening = [_listen_line(s) for s in inet + unix if s["listening"]]
-    return {"pid": pid, "net_namespace": net_ns, "listening": listening, "inet": inet, "unix": unix,
-            "missing": missing}
+    host_net = host.host_namespaces().get("net")
+    return {"pid": pid, "net_namespace": net_ns,
+            "shared_with_host": None if net_ns is None or host_net is None else net_ns == host_net,
+            "listening": listening, "inet": inet, "unix": unix, "missing": missing}
 
 
 def _net_file(handle: ProcHandle, name: str) -> bytes | None:

@@ -236,13 +236,8 @@ class TopTable(ScrollView, can_focus=True):
         self.cursor_key = self.rows[self.cursor].key
         self._scroll_cursor_into_view()
         if old != self.cursor:
-            self.refresh_lines(old - self.scroll_offset.y)
-            self.refresh_lines(self.cursor - self.scroll_offset.y)
-
-    def refresh_lines(self, y: int, count: int = 1):  # type: ignore[override]
-        if 0 <= y < self.size.height:
-            return super().refresh_lines(y, count)
-        return self
+            self.refresh_lines(old)  # only the two lines whose look changed (virtual row numbers)
+            self.refresh_lines(self.cursor)
 
     def _scroll_cursor_into_view(self) -> None:
         height = self.scrollable_content_region.height or self.size.height

@@ -83,6 +83,8 @@ class Watcher:
                     events.extend(detector.check(container, snapshot, baseline=baseline))
                 except (CtrlensError, OSError, ValueError):
                     self.detector_errors += 1
+                except Exception:  # noqa: BLE001 - a feature's bug on one container must not end the stream
+                    self.detector_errors += 1
             detector.forget(live)
         for key in [k for k in self._checked if k[1] not in live]:
             del self._checked[key]

@@ -7,7 +7,6 @@ that look like `NAME=secret` are masked until `v`.
 
 from __future__ import annotations
 
-import os
 import stat
 from typing import Any, ClassVar
 
@@ -158,9 +157,14 @@ class FilesPanel(Panel):
         text = self.preview_text
         masked, count = mask_secret_lines(text)
         shown = text if self.revealed else masked
+        from ...rootfs.root import show
+
+        where = show(self.preview_path or b"")
         if count:
-            self.note(f"{os.fsdecode(self.preview_path or b'')}: {count} secret line(s) "
-                      + ("REVEALED (v hides)" if self.revealed else "masked (v reveals)"))
+            self.note(f"{where}: {count} secret line(s) " + ("REVEALED (v hides)" if self.revealed else
+                                                                  "masked (v reveals)") + "; Esc closes")
+        else:
+            self.note(f"{where}: first {PREVIEW_LIMIT // 1024} KiB at most; Esc closes")
         self.query_one("#preview-text", Static).update(shown)
         self.add_class("-previewing")
 
@@ -174,6 +178,12 @@ class FilesPanel(Panel):
         self.preview_text = ""
         self.revealed = False
         self.remove_class("-previewing")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc closes a preview; with none open it goes on to the screen (back to the table).
+        if action == "close_preview":
+            return self.preview_path is not None
+        return True
 
     def action_close_preview(self) -> None:
         self.close_preview()
