@@ -306,6 +306,11 @@ class Testbed:
         if os.geteuid() != 0:
             raise TestbedError("the testbed needs root (it starts dockerd, containerd, podman and lxc)")
         paths = Paths(state_dir or default_state_dir())
+        longest = f"{paths.containerd_socket}.ttrpc"
+        if len(longest) > 104:  # the limit containerd enforces on unix socket paths
+            raise TestbedError(
+                f"state dir path too long for unix sockets ({longest} > 104 chars): use a shorter one"
+            )
         with _locked(paths):
             if paths.state.exists():
                 try:
