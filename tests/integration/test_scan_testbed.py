@@ -167,10 +167,10 @@ def test_shims_are_marked_and_parent_their_containers(fleet):
 
 
 def test_private_pid_namespace_without_a_runtime_is_unknown_not_host():
-    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sleep", "1000"])
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "sleep", "1000"])
+    child = None
     try:
         deadline = time.time() + 5
-        child = None
         while time.time() < deadline and child is None:
             kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True,
                                   check=False).stdout.split()
@@ -182,6 +182,8 @@ def test_private_pid_namespace_without_a_runtime_is_unknown_not_host():
         assert rec["container"]["id"].startswith("pidns-")
         assert rec["pid_in_container"] == 1
     finally:
+        if child is not None:
+            subprocess.run(["kill", "-9", str(child)], check=False)
         proc.kill()
         proc.wait()
 
