@@ -49,9 +49,9 @@ def known(testbed):
     testbed.remove(started)
 
 
-def run_image(testbed, image: str, *args: str) -> str:
+def run_image(testbed, image: str, *args: str, caps: tuple[str, ...] = AS_THE_DAEMONSET) -> str:
     name = unique_name("fleet-img")
-    res = testbed.docker("run", "--name", name, *AS_THE_DAEMONSET, image, *args, check=False, timeout=120)
+    res = testbed.docker("run", "--name", name, *caps, image, *args, check=False, timeout=120)
     assert res.returncode == 0, res.stderr
     return res.stdout
 
@@ -81,3 +81,19 @@ def test_image_without_the_host_mount_fails_in_one_line(testbed, image):
     res = testbed.docker("run", "--name", name, "--rm", "--network", "none", image, "containers", check=False)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "--host-root /host" in res.stderr
+
+
+NO_CAPABILITIES = tuple(a for a in AS_THE_DAEMONSET if a not in ("--cap-add", "SYS_PTRACE", "DAC_READ_SEARCH"))
+
+
+def test_capability_table_without_any_capability(testbed, image, known):
+    """docs/operators.md: `containers` needs none; `serve` without SYS_PTRACE loses the namespace gauges and says
+    so in ctrlens_exporter_errors_total instead of exporting wrong values."""
+    listed = json.loads(run_image(testbed, image, "containers", "-o", "json", caps=NO_CAPABILITIES))
+    assert any(c["id"] == known.id and c["name"] == known.name for c in listed)
+    text = run_image(testbed, image, "serve", "--print", "--skip", "secrets", "--skip", "drift",
+                     caps=NO_CAPABILITIES)
+    assert f'ctrlens_container_info{{id="{known.id}"' in text
+    assert f'ctrlens_container_host_namespace{{id="{known.id}"' not in text
+    errors = [line for line in text.splitlines() if line.startswith('ctrlens_exporter_errors_total{stage="posture"}')]
+    assert errors and float(errors[0].split()[-1]) > 0

@@ -13,27 +13,22 @@ process that exits after the plan can never be confused with a newcomer holding 
 from __future__ import annotations
 
 import os
-import platform
 import signal
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 from ..errors import CtrlensError, PermissionDenied, ProcessGone, UsageError
 from ..host import Host
-from ..model import ROLE_KERNEL, ROLE_SHIM, Container, Process, Snapshot
+from ..model import ROLE_KERNEL, Container, Process, Snapshot
 from ..output import cut, safe_text
-from ..procfs import ProcHandle, parse_stat, status_ids
+from ..procfs import ProcHandle, parse_stat
 from ..refs import Target, resolve_ref
 from . import signals as sg
-from .restart import MAYBE, NO, YES, RestartForecast, forecast_restart
+from .disposition import disposition
+from .follows import ENDS, SURVIVES, UP_TO_PROGRAM, work_out
+from .restart import MAYBE, NO, YES, RestartForecast
 
 MAX_LISTED = 12  # processes listed one per line with --all
-
-# What the plan expects for the container (or the lone process).
-ENDS = "ends"
-SURVIVES = "survives"
-UP_TO_PROGRAM = "up to the program"
 
 
 class Refused(CtrlensError):
@@ -187,7 +182,7 @@ def plan_kill(snapshot: Snapshot, target: Target | str, sig: int = signal.SIGTER
         _take_targets(plan, snapshot, pids, host)
         if not plan.targets:
             raise ProcessGone("nothing left to signal: " + "; ".join(plan.skipped))
-        _work_out(plan, snapshot, proc)
+        work_out(plan, snapshot, proc)
     except BaseException:
         plan.close()
         raise
@@ -230,11 +225,10 @@ def _take_targets(plan: KillPlan, snapshot: Snapshot, pids: list[int], host: Hos
             plan.skipped.append(f"pid {pid} is now another process ({stat.comm}): the one the scan saw "
                                 f"({seen.comm}) exited and its PID was reused; not signalled")
             continue
-        nspid = status_ids(status.get("NSpid", "")) if status.get("NSpid") else ()
-        namespace_init = len(nspid) > 1 and nspid[-1] == 1
-        effect = sg.effect_of(plan.signal, int(status.get("SigCgt", "0"), 16), int(status.get("SigIgn", "0"), 16),
-                              namespace_init=namespace_init, blocked_mask=_blocked_mask(handle, status))
-        plan.targets.append(KillTarget(pid, seen.comm, seen.command, seen.start_ticks, namespace_init,
+        masks = disposition(handle, status)
+        effect = sg.effect_of(plan.signal, masks.caught, masks.ignored, namespace_init=masks.namespace_init,
+                              blocked_mask=masks.blocked)
+        plan.targets.append(KillTarget(pid, seen.comm, seen.command, seen.start_ticks, masks.namespace_init,
                                        pid == init_pid and plan.scope != "process", effect, handle))
     if plan.scope == "process" and plan.container is not None and plan.container.init_pid:
         init = plan.container.init_pid
@@ -245,83 +239,4 @@ def _take_targets(plan: KillPlan, snapshot: Snapshot, pids: list[int], host: Hos
                 plan.watch = None
 
 
-_ENDING = {sg.TERMINATES: ENDS, sg.CAUGHT: UP_TO_PROGRAM, sg.BLOCKED: UP_TO_PROGRAM}
-# rt_sigtimedwait per architecture: a process blocked in it waits for the set its first argument points to.
-_SIGTIMEDWAIT = {"x86_64": 128, "aarch64": 137, "riscv64": 137, "i686": 177, "i386": 177, "armv7l": 177,
-                 "ppc64le": 176, "s390x": 177}
-
-
-def _blocked_mask(handle: ProcHandle, status: dict[str, str]) -> int:
-    """SigBlk, plus what the process waits for in sigtimedwait (busybox init does: it has no handlers)."""
-    mask = int(status.get("SigBlk", "0"), 16)
-    number = _SIGTIMEDWAIT.get(platform.machine())
-    try:
-        fields = handle.read("syscall").split()
-        if number is not None and len(fields) > 1 and fields[0] == str(number).encode():
-            raw = handle.read_at("mem", int(fields[1], 16), 8)
-            if len(raw) == 8:
-                mask |= int.from_bytes(raw, sys.byteorder)
-    except (ProcessGone, PermissionDenied, OSError, ValueError):
-        pass  # not stopped in a syscall, or not readable: SigBlk alone
-    return mask
-
-
-def _work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
-    """Fill `expect`, `summary`, `restart` and notes from the targets' effects."""
-    name = plan.signal_name
-    container = plan.container
-    if plan.scope in ("container", "all"):
-        assert container is not None
-        init = plan.init_target
-        others = [t for t in plan.targets if not t.container_init]
-        if init is None:
-            plan.expect = SURVIVES
-            plan.summary = "its init was not signalled (it exited or changed since the scan)"
-        else:
-            plan.expect = _ENDING.get(init.effect, SURVIVES)
-            if plan.expect == ENDS:
-                plan.summary = ("the container ends: its init dies, and the kernel then kills every other process "
-                                "of its PID namespace" if init.namespace_init else
-                                "the container ends when its init dies (it has no PID namespace of its own, so "
-                                "its other processes may outlive it)")
-            elif plan.expect == UP_TO_PROGRAM:
-                how = "catches" if init.effect == sg.CAUGHT else "waits for"
-                plan.summary = (f"its init {how} {name}: it decides; most programs shut down and exit, and then "
-                                "the container ends")
-            elif init.effect == sg.DROPPED:
-                plan.summary = (f"nothing: the kernel drops {name} sent to a namespace init with no handler for it "
-                                "(use -s KILL to end the container)")
-            elif init.effect == sg.STOPS:
-                plan.summary = "the container's init is frozen until it gets SIGCONT; the container stays up"
-            else:
-                plan.summary = f"the container keeps running ({sg.describe_effect(init.effect, plan.signal)})"
-        ending = [t for t in others if t.effect == sg.TERMINATES]
-        if plan.scope == "all" and plan.expect != ENDS and ending:
-            plan.summary += f"; {len(ending)} of its other processes end"
-        if plan.expect in (ENDS, UP_TO_PROGRAM):
-            code = sg.exit_code_after(plan.signal) if plan.expect == ENDS else None
-            plan.restart = forecast_restart(container, snapshot, code, plan.host)
-        if container.sandbox:
-            plan.notes.append("this is a pod sandbox (pause container): its pod's containers share its namespaces")
-        return
-    target = plan.targets[0]
-    plan.expect = _ENDING.get(target.effect, SURVIVES)
-    verb = {ENDS: "ends", UP_TO_PROGRAM: f"decides what to do with {name}"}.get(plan.expect)
-    if verb is None:
-        plan.summary = f"process {target.pid} keeps running ({sg.describe_effect(target.effect, plan.signal)})"
-    elif container is not None:
-        init = container.init_pid
-        plan.summary = (f"only process {target.pid} {verb}; the container keeps running (its init, pid {init}, is "
-                        "not signalled)")
-        if proc is not None and proc.ppid == init:
-            plan.notes.append(f"its parent is the container's init (pid {init}): if the init exits when its child "
-                              "does (a shell waiting on it), the container ends too")
-    else:
-        plan.summary = f"process {target.pid} {verb}"
-    if proc is not None and proc.role == ROLE_SHIM and proc.shim_of:
-        served = ", ".join(snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers)
-        plan.notes.append(f"pid {proc.pid} is the runtime shim/monitor of {served}: its runtime loses track of "
-                          "them (they may keep running unsupervised, or be killed)")
-    if container is None and proc is not None and proc.cgroup.endswith(".service"):
-        unit = proc.cgroup.rsplit("/", 1)[-1]
-        plan.notes.append(f"it belongs to {unit}: systemd restarts it if the unit says Restart=")
+__all__ = ["ENDS", "SURVIVES", "UP_TO_PROGRAM", "KillPlan", "KillTarget", "Refused", "plan_kill"]

@@ -56,7 +56,7 @@ def container_rows(snapshot: Snapshot, runtimes: list[str] | None = None, no_san
 
 
 COLUMNS = [
-    Column("ID", "short_id", 12, 12),
+    Column("ID", "short_id", 12, 17),
     Column("NAME", "name", 4, 28),
     Column("RUNTIME", "runtime", 7, 10),
     Column("IMAGE", "image", 5, None),
