@@ -48,7 +48,7 @@ def scrape(url: str) -> tuple[float, str]:
 
 def metric(body: str, name: str) -> float | None:
     for line in body.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith((name + " ", name + "{")):
             return float(line.rsplit(" ", 1)[1])
     return None
 
@@ -143,8 +143,8 @@ def main() -> int:
         docker = [*tb._docker_cmd(), "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}}"]
         docker_stats = timed(docker, tb._docker_env())
         docker_ps = timed([*tb._docker_cmd(), "ps", "-q"], tb._docker_env())
-        walk = timed([sys.executable, "-c", "import psutil\n"
-                      "for p in psutil.process_iter(['pid', 'cmdline', 'memory_info', 'cpu_times']): pass"])
+        walk = timed([sys.executable, "-c", ("import psutil\n"
+                      "for p in psutil.process_iter(['pid', 'cmdline', 'memory_info', 'cpu_times']): pass")])
 
         rows = [
             ("containers on the host (all runtimes)", f"{total}", ""),

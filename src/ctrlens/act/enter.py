@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import threading
 from dataclasses import dataclass, field
 
 from ..errors import CtrlensError, UsageError
@@ -177,20 +178,23 @@ def run(plan: ExecPlan, handle: ProcHandle, *, env: dict[str, str] | None = None
     fds = _open_for_exec(plan)
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     # Ctrl-C goes to the whole foreground group: the program handles it; we only wait for it.
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)}
+    # (Handlers can only be changed from the main thread; elsewhere the waiting side keeps its own.)
+    main = threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)} if main else {}
     try:
         child = os.fork()
         if child == 0:
             _child(plan, handle.pidfd, flags, fds, env, write_end, old)  # never returns
         os.close(write_end)
+        write_end = -1
         _, status = os.waitpid(child, 0)
         message = _read_all(read_end)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-        os.close(read_end)
-        for fd in fds.values():
-            os.close(fd)
+        for fd in (read_end, write_end, *fds.values()):
+            if fd >= 0:
+                os.close(fd)
     if message:
         code, _, text = message.partition(" ")
         error = {"127": CommandNotFound, "126": CannotRun}.get(code, EnterFailed)
