@@ -71,7 +71,8 @@ def _print_status(info: dict) -> None:
         f"dockerd pid {info['dockerd_pid']}); shell: . {info['env']}"
     )
     for engine, names in info["running"].items():
-        print(f"  {engine:<24} {len(names)} running  {' '.join(names)}")
+        shown = " ".join(names[:8]) + (f" … (+{len(names) - 8})" if len(names) > 8 else "")
+        print(f"  {engine:<24} {len(names):>3} running  {shown}")
 
 
 if __name__ == "__main__":

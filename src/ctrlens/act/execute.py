@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import PermissionDenied, ProcessGone
 from ..model import Container, Snapshot
+from ..runtimes.context import CLOCK_TICKS
 from . import signals as sg
 from ._sys import describe_wait_status, pidfd_exit_status
 from .kill import KillPlan, KillTarget
@@ -85,6 +86,7 @@ def send(plan: KillPlan) -> list[TargetResult]:
 def execute(plan: KillPlan, *, wait: float = 5.0, rescan: Callable[[], Snapshot] | None = None) -> KillOutcome:
     """Send the plan's signal and report what happened within `wait` seconds (0: do not wait)."""
     started = time.monotonic()
+    sent_at = _boot_ticks()
     results = send(plan)
     sent = [(t, r) for t, r in zip(plan.targets, results) if r.sent]
     if not sent:
@@ -104,7 +106,7 @@ def execute(plan: KillPlan, *, wait: float = 5.0, rescan: Callable[[], Snapshot]
     if plan.scope == "process":
         outcome = _process_outcome(plan, sent, results)
     else:
-        outcome = _container_outcome(plan, sent, results, deadline, rescan)
+        outcome = _container_outcome(plan, sent, results, deadline, rescan, sent_at)
     outcome.waited = time.monotonic() - started
     return outcome
 
@@ -159,7 +161,7 @@ def _process_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]]
 
 
 def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]], results: list[TargetResult],
-                       deadline: float, rescan: Callable[[], Snapshot]) -> KillOutcome:
+                       deadline: float, rescan: Callable[[], Snapshot], sent_at: int) -> KillOutcome:
     container = plan.container
     assert container is not None
     init = next(((t, r) for t, r in sent if t.container_init), None)
@@ -183,14 +185,16 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
         if again is None or again.init_pid == target.pid:
             again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
-        if new_init and new_init != target.pid and not _bootstrapping(snapshot, new_init):
+        if new_init and new_init != target.pid and _started_since(snapshot, new_init, sent_at):
             # The same init in two scans in a row: the runtime has finished starting it.
             if new_init == candidate:
                 return _restarted(plan, name, target.pid, how, again, results)
             candidate = new_init
         else:
             candidate = None
-        if (again is None and not expect_restart) or time.monotonic() >= deadline:
+        now = time.monotonic()
+        # A candidate seen at the deadline gets one more scan to confirm it.
+        if (again is None and not expect_restart) or (now >= deadline and candidate is None) or now >= deadline + 1:
             break
         time.sleep(POLL_INTERVAL)
     message = f"container {name} exited: its init, pid {target.pid}, is gone" + (f" ({how})" if how else "")
@@ -205,13 +209,20 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
 _BOOTSTRAP_COMMS = ("runc", "crun", "youki", "runsc", "conmon", "containerd-shim")
 
 
-def _bootstrapping(snapshot: Snapshot, pid: int) -> bool:
+def _started_since(snapshot: Snapshot, pid: int, ticks: int) -> bool:
+    """A new init: started after the signal (not a survivor of a container without its own PID namespace) and no
+    longer the runtime's bootstrap (`runc init` becomes the container's program by exec, keeping its PID)."""
     proc = snapshot.processes.get(pid)
-    if proc is None:
-        return True
+    if proc is None or proc.start_ticks < ticks:
+        return False
     if proc.comm.startswith(_BOOTSTRAP_COMMS):
-        return True
-    return proc.comm == "exe" and proc.cmdline[1:2] == ["init"]  # runc re-executing itself as `runc init`
+        return False
+    return not (proc.comm == "exe" and proc.cmdline[1:2] == ["init"])
+
+
+def _boot_ticks() -> int:
+    """Now, in the clock ticks since boot that /proc/PID/stat start times use (one tick of slack)."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * CLOCK_TICKS) - 1
 
 
 def _successor(snapshot: Snapshot, container: Container) -> Container | None:

@@ -73,7 +73,8 @@ def host_destination(dest: bytes, default_name: bytes, *, is_dir: bool) -> tuple
 def copy_out(root: ContainerRoot, src: bytes | str, dest: bytes | str, *, recursive: bool = False,
              archive: bool = False, follow: bool = False) -> CopyReport:
     """Copy container `src` to host `dest` (like `cp`: into `dest` when it is a directory)."""
-    top = root.entry(src, follow=follow)
+    with root.guard(src):
+        top = root.entry(src, follow=follow)
     dest_b = os.fsencode(dest)
     default_name = top.name if top.name != b"/" else b"rootfs"
     if top.is_special:

@@ -55,7 +55,8 @@ class _SizedReader(io.RawIOBase):
 
 def write_tar(root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: bool = False) -> CopyReport:
     """Write container `src` as a tar stream (PAX, names as raw bytes) to `out`."""
-    top = root.entry(src, follow=follow)
+    with root.guard(src):
+        top = root.entry(src, follow=follow)
     base = top.name if top.name != b"/" else b"."
     report = CopyReport(target="stdout", action="archived")
     accounts = root.accounts()

@@ -40,6 +40,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
     ]
 
+    _header = ""
+
     @property
     def top(self) -> TopApp:
         return cast("TopApp", self.app)
@@ -70,8 +72,14 @@ class MainScreen(Screen[None]):
     def redraw(self) -> None:
         model = self.top.model
         self.table.set_rows(model.visible(), model.collapsed)
-        self.query_one("#columns", Static).update(self.table.columns.header(model.sort))
+        self._show_header()
         self._show_status()
+
+    def _show_header(self) -> None:
+        header = self.table.columns.header(self.top.model.sort)
+        if header != self._header:  # a Static update re-lays the screen out: only when it changed
+            self._header = header
+            self.query_one("#columns", Static).update(header)
 
     def _show_status(self) -> None:
         top, model = self.top, self.top.model
@@ -94,7 +102,7 @@ class MainScreen(Screen[None]):
     # -- table events ---------------------------------------------------------------------------------------
 
     def on_top_table_resized(self, event: TopTable.Resized) -> None:
-        self.query_one("#columns", Static).update(event.columns.header(self.top.model.sort))
+        self._show_header()
 
     def on_top_table_fold_requested(self, event: TopTable.FoldRequested) -> None:
         model = self.top.model

@@ -55,7 +55,7 @@ class FilesPanel(Panel):
 
     def load(self) -> None:
         try:
-            from ...rootfs.root import ContainerRoot
+            from ...rootfs import ContainerRoot
         except ImportError:
             self.note(not_available("File browser", "ctrlens.rootfs"))
             return
@@ -71,7 +71,7 @@ class FilesPanel(Panel):
         self.open_dir(b"/")
 
     def open_dir(self, path: bytes) -> None:
-        from ...rootfs.root import show
+        from ...rootfs import show
 
         try:
             with self.root.guard(path):
@@ -117,7 +117,7 @@ class FilesPanel(Panel):
             self.note(f"{entry.kind}: not opened (only directories and regular files are shown)")
 
     def _follow(self, path: bytes) -> None:
-        from ...rootfs.root import show
+        from ...rootfs import show
 
         try:
             with self.root.guard(path):
@@ -133,7 +133,7 @@ class FilesPanel(Panel):
             self.note(f"{show(path)} points to a {target.kind}: not opened")
 
     def preview(self, path: bytes) -> None:
-        from ...rootfs.root import show
+        from ...rootfs import show
 
         try:
             with self.root.guard(path):
@@ -157,7 +157,7 @@ class FilesPanel(Panel):
         text = self.preview_text
         masked, count = mask_secret_lines(text)
         shown = text if self.revealed else masked
-        from ...rootfs.root import show
+        from ...rootfs import show
 
         where = show(self.preview_path or b"")
         if count:
