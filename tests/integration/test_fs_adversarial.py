@@ -249,8 +249,8 @@ echo READY
 while :; do
   ln -sf $M/HOSTONLY /data/race.l && mv -f /data/race.l /data/race
   cp /data/regular.src /data/race.r && mv -f /data/race.r /data/race
-  ln -sfn $M /data/p.l && mv -f /data/p.l /data/p
-  ln -sfn /data/realdir /data/p.l && mv -f /data/p.l /data/p
+  ln -sfn $M /data/p.l && mv -fT /data/p.l /data/p
+  ln -sfn /data/realdir /data/p.l && mv -fT /data/p.l /data/p
 done
 """
 
@@ -278,7 +278,7 @@ def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path) -
                     outcomes[f"error {exc.errno}"] += 1
                     continue
                 assert data in CONTAINER_SIDE and not markers.leaked(data), (i, path, data)
-                outcomes[data.decode().strip()] += 1
+                outcomes[f"{path}: {data.decode().strip()}"] += 1
         for i in range(1000):
             dest = tmp_path / f"out{i}"
             try:
@@ -286,7 +286,9 @@ def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path) -
             except Exception as exc:  # noqa: BLE001 - a refused or vanished file is fine; a leak is not
                 outcomes[f"copy {type(exc).__name__}"] += 1
                 continue
-            data = dest.read_bytes()
+            fd = os.open(dest, os.O_RDONLY | os.O_NOFOLLOW)  # -L: a regular file, never a link
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
             assert data in CONTAINER_SIDE and not markers.leaked(data), (i, data)
             dest.unlink()
         src = tmp_path / "src"
@@ -304,7 +306,11 @@ def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path) -
         r = ctrlens("fs", "cat", racing.name, "/data/race", "/data/p/HOSTONLY")
         assert not markers.leaked(r.stdout) and not markers.leaked(r.stderr)
     print("race outcomes:", dict(outcomes))
-    assert outcomes["write ok"] > 0 and outcomes["CTR-REGULAR"] + outcomes["CONTAINER-HOSTONLY"] > 0
+    # Both sides of both swaps were seen (the race really ran), and every write landed inside.
+    for seen in ("/data/race: CTR-REGULAR", "/data/race: CONTAINER-HOSTONLY", "/data/p/HOSTONLY: CTR-IN-DIR",
+                 "/data/p/HOSTONLY: CONTAINER-HOSTONLY"):
+        assert outcomes[seen] > 0, (seen, dict(outcomes))
+    assert outcomes["write ok"] > 0
     markers.intact()
 
 

@@ -185,7 +185,7 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
         if again is None or again.init_pid == target.pid:
             again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
-        if new_init and new_init != target.pid and _started_since(snapshot, new_init, sent_at):
+        if new_init and new_init != target.pid and _started_since(snapshot, new_init, sent_at, target.namespace_init):
             # The same init in two scans in a row: the runtime has finished starting it.
             if new_init == candidate:
                 return _restarted(plan, name, target.pid, how, again, results)
@@ -209,11 +209,15 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
 _BOOTSTRAP_COMMS = ("runc", "crun", "youki", "runsc", "conmon", "containerd-shim")
 
 
-def _started_since(snapshot: Snapshot, pid: int, ticks: int) -> bool:
-    """A new init: started after the signal (not a survivor of a container without its own PID namespace) and no
-    longer the runtime's bootstrap (`runc init` becomes the container's program by exec, keeping its PID)."""
+def _started_since(snapshot: Snapshot, pid: int, ticks: int, own_pid_namespace: bool) -> bool:
+    """A new init: started after the signal (not a survivor of a container without its own PID namespace), in a
+    PID namespace of its own if the old one was (not a runtime helper such as conmon's `podman container cleanup`,
+    which the scan may count in the container), and no longer the runtime's bootstrap (`runc init` becomes the
+    container's program by exec, keeping its PID)."""
     proc = snapshot.processes.get(pid)
     if proc is None or proc.start_ticks < ticks:
+        return False
+    if own_pid_namespace and proc.pid_ns is not None and proc.pid_ns == snapshot.host_namespaces.get("pid"):
         return False
     if proc.comm.startswith(_BOOTSTRAP_COMMS):
         return False

@@ -131,8 +131,10 @@ class Engine:
         for container in containers:
             key = _instance(container, snapshot)
             live.add(key)
-            result.add("ctrlens_container_info", info_labels(container), 1.0)
-            result.add("ctrlens_container_processes", (container.id,), float(len(container.pids)))
+            identity = info_labels(container)
+            cid = identity[0]  # the same bounded, printable id on every series, so joins match
+            result.add("ctrlens_container_info", identity, 1.0)
+            result.add("ctrlens_container_processes", (cid,), float(len(container.pids)))
             waiting = False
             processes = hash(tuple((p, snapshot.processes[p].start_ticks) for p in container.pids
                                    if p in snapshot.processes))
@@ -142,7 +144,7 @@ class Engine:
                     waiting = True
                     continue
                 for sample in samples:
-                    result.add(sample.metric, (container.id, *sample.labels), sample.value)
+                    result.add(sample.metric, (cid, *sample.labels), sample.value)
             result.pending += waiting
         self._forget(live, {c.id for c in containers})
         result.collected_at = time.monotonic()

@@ -272,7 +272,16 @@ class ContainerRoot:
         """Describe `path` (lstat unless `follow`), with its symlink text and whether it is a mount point."""
         path = cpath(path)
         if follow:
-            path = self.resolve_final(path)
+            # A container swapping a file for a symlink between our lstat calls could hand us a link here:
+            # resolve again rather than ever describing (and a caller copying) the link itself.
+            for _ in range(MAX_LINKS):
+                found = self._entry(self.resolve_final(path))
+                if not found.is_symlink:
+                    return found
+            raise OSError(errno.ELOOP, "kept turning into a symbolic link", os.fsdecode(path))
+        return self._entry(path)
+
+    def _entry(self, path: bytes) -> Entry:
         head, name = split(path)
         if name in (b"", b".", b".."):
             fd = self.open_path(path, directory=True)

@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
 
     def redraw(self) -> None:
         model = self.top.model
-        self.table.set_rows(model.visible(), model.collapsed)
+        self.table.set_rows(model.visible(), model.drawn_folded)
         self._show_header()
         self._show_status()
 
@@ -112,7 +112,7 @@ class MainScreen(Screen[None]):
             model.collapsed.add(event.group_key)
         else:
             model.collapsed.discard(event.group_key)
-        self.table.set_rows(model.visible(), model.collapsed)
+        self.table.set_rows(model.visible(), model.drawn_folded)
 
     def on_top_table_activated(self, event: TopTable.Activated) -> None:
         from .detail import DetailScreen

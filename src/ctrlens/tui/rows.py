@@ -75,6 +75,7 @@ class TopModel:
         self.hidden_kernel = 0
         self.generation = 0  # number of updates applied
         self.process_count = 0
+        self.drawn_folded: set[str] = set()  # groups the last `visible()` drew closed (a filter opens them)
 
     def update(self, snapshot: Snapshot, usage: Usage) -> None:
         seen: set[str] = set()
@@ -148,8 +149,9 @@ class TopModel:
     # -- what is shown ---------------------------------------------------------------------------------------
 
     def visible(self) -> list[Row]:
-        """The rows to draw, in order, with `depth` set."""
+        """The rows to draw, in order, with `depth` set; `drawn_folded` names the groups shown closed."""
         out: list[Row] = []
+        self.drawn_folded = set()
         needle = self.filter_text.lower()
         containers = [g for k, g in self.groups.items() if k != HOST_KEY]
         group_key = self._sort_key(group=True)
@@ -170,6 +172,8 @@ class TopModel:
             out.append(head)
             if head.key not in self.collapsed or (needle and not whole):
                 out.extend(shown)
+            else:
+                self.drawn_folded.add(head.key)
         return out
 
     def _walk(self, group: _Group, rows: list[Row], depth: int, key, needle: str, out: list[Row]) -> bool:
