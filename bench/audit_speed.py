@@ -40,7 +40,7 @@ def in_process(runs: int) -> tuple[int, float, float, float]:
     """(containers, scan s, audit s without secrets, audit s with secrets): medians, one scan shared."""
     from ctrlens.audit import audit_snapshot
     from ctrlens.host import Host
-    from ctrlens.scan import scan
+    from ctrlens.scanner import scan
 
     host = Host.from_option(None)
     scans, plain, full = [], [], []

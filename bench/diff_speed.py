@@ -81,7 +81,7 @@ def bench_engine(bed, engine: str, files: int, runs: int, dockerd: int | None) -
     from ctrlens.diff import diff_container
     from ctrlens.host import Host
     from ctrlens.refs import resolve_ref
-    from ctrlens.scan import scan
+    from ctrlens.scanner import scan
     from testbed import unique_name
 
     per_dir = 100

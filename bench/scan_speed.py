@@ -76,7 +76,7 @@ def c_scan_seconds(rounds: int = 20) -> tuple[int, float]:
 
 def python_scan_seconds(rounds: int = 20) -> tuple[int, float, float]:
     from ctrlens.host import Host
-    from ctrlens.scan import read_processes, scan
+    from ctrlens.scanner import read_processes, scan
 
     host = Host()
     t = time.perf_counter()

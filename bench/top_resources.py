@@ -220,7 +220,7 @@ def rss_mb(pid: int | str = "self") -> tuple[float, float]:
 
 def pipeline(root: str, fixture: bool, refreshes: int) -> tuple[list[float], int, int]:
     from ctrlens.host import Host
-    from ctrlens.scan import scan
+    from ctrlens.scanner import scan
     from ctrlens.tui.redact import CommandRedactor
     from ctrlens.tui.resources import ResourceSampler
     from ctrlens.tui.rows import TopModel

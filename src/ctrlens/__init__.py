@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def scan(host: "Host | str | None" = None) -> "Snapshot":
     """One pass over the host's /proc: every process, which container (runtime, pod) each belongs to."""
     from .host import Host
-    from .scan import scan as _scan
+    from .scanner import scan as _scan
 
     if host is None or isinstance(host, str):
         host = Host.from_option(host)

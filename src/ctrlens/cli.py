@@ -49,7 +49,7 @@ class Context:
 
     def scan(self, *, refresh: bool = False):  # -> Snapshot
         if self._snapshot is None or refresh:
-            from .scan import scan
+            from .scanner import scan
 
             self._snapshot = scan(self.host)
             self.warn_once(self._snapshot.warnings)

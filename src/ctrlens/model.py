@@ -13,6 +13,7 @@ from typing import Any
 # Roles a process can play next to containers.
 ROLE_SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor
 ROLE_KERNEL = "kernel-thread"
+ROLE_RUNTIME = "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
 
 _user_names: dict[int, str] = {}
 

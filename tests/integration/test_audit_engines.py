@@ -251,7 +251,7 @@ def test_a_container_that_exits_before_its_audit_is_marked_gone(testbed):
     from ctrlens.audit import audit, audit_container
     from ctrlens.errors import ProcessGone
     from ctrlens.host import Host
-    from ctrlens.scan import scan
+    from ctrlens.scanner import scan
 
     started = testbed.run_docker(f"aud-gone-{uuid.uuid4().hex[:6]}")
     host = Host.from_option(None)

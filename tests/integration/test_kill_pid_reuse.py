@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     from ctrlens.act import execute, plan_kill
     from ctrlens.errors import ProcessGone
     from ctrlens.host import Host
-    from ctrlens.scan import scan
+    from ctrlens.scanner import scan
 
     def reuse(old):
         with open("/proc/sys/kernel/ns_last_pid", "w") as f:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ctrlens.audit import ContainerAudit, audit
 from ctrlens.host import Host
-from ctrlens.scan import scan
+from ctrlens.scanner import scan
 from tests.fixtures.audit.tree import CID, AuditTree
 
 

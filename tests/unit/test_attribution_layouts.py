@@ -11,7 +11,7 @@ import hashlib
 import pytest
 
 from ctrlens.host import Host
-from ctrlens.scan import scan
+from ctrlens.scanner import scan
 from tests.fixtures.proctree import FakeProcess, HostTree, conmon, hybrid, shim_v2, v1, v2
 
 
@@ -283,3 +283,22 @@ def test_lxd_container_config_under_lxd_path(tree):
     tree.file("/var/snap/lxd/common/lxd/containers/c1/lxc.conf", "lxc.uts.name = c1\nlxc.rootfs.path = dir:/x\n")
     ctr = snap(tree).containers["c1"]
     assert ctr.runtime == "lxc" and ctr.labels["manager"] == "lxd" and ctr.image == "dir:/x"
+
+
+def test_runtime_helper_in_the_cgroup_but_the_host_pid_namespace_is_not_a_member(tree):
+    # conmon starts `podman container cleanup` in the container's cgroup when the payload exits.
+    c = cid("cleanup")
+    tree.container(shim=conmon(2400, c, "web", f"/var/lib/containers/storage/overlay-containers/{c}/userdata"),
+                   pid=2401, comm="nginx", argv=["nginx"], cgroup=v1(f"/libpod_parent/libpod-{c}"))
+    tree.add(FakeProcess(2402, 2400, "podman", ["/usr/bin/podman", "container", "cleanup", c],
+                         v1(f"/libpod_parent/libpod-{c}")))
+    s = snap(tree)
+    assert s.containers[c].pids == [2401] and s.containers[c].init_pid == 2401
+    assert s.processes[2402].container_id is None and s.processes[2402].role == "runtime-helper"
+
+
+def test_pid_host_container_keeps_every_member(tree):
+    c = cid("pidhost")
+    tree.container(shim=shim_v2(2500, "moby", c), pid=2501, comm="sleep", argv=["sleep"], cgroup=v1(f"/docker/{c}"),
+                   pid_ns=0xEFFFFFFC, workers=1)
+    assert snap(tree).containers[c].pids == [2501, 2502]

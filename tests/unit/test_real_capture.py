@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ctrlens.host import Host
-from ctrlens.scan import scan
+from ctrlens.scanner import scan
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "proc" / "testbed-real"
 DOCKER_ID = "62e8a369daa4d2b08a193bd5c57b3306ad68fa9684dfe8dfb8e5d936db4a4d51"

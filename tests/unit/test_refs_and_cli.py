@@ -13,7 +13,7 @@ import pytest
 from ctrlens.errors import AmbiguousRef, NotFound
 from ctrlens.host import Host
 from ctrlens.refs import resolve_ref
-from ctrlens.scan import scan
+from ctrlens.scanner import scan
 from tests.fixtures.proctree import HostTree, shim_v2, v1
 
 A = "abc" + "1" * 61

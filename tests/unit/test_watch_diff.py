@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ctrlens.host import Host
-from ctrlens.scan import scan
+from ctrlens.scanner import scan
 from ctrlens.watch import diff
 from ctrlens.watch.events import TYPES, Event, timestamp
 from ctrlens.watch.masking import argv_masker

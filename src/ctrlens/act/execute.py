@@ -98,7 +98,7 @@ def execute(plan: KillPlan, *, wait: float = 5.0, rescan: Callable[[], Snapshot]
     deadline = started + wait
     _wait_for_exits(sent, deadline)
     if rescan is None:
-        from ..scan import scan
+        from ..scanner import scan
 
         def rescan() -> Snapshot:
             return scan(plan.host)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..model import ROLE_SHIM, Process, Snapshot
+from ..model import ROLE_RUNTIME, ROLE_SHIM, Process, Snapshot
 from ..output import Column, add_output_option, cut, emit, safe_text, terminal_width
 
 NAME = "ps"
@@ -58,6 +58,8 @@ def container_label(snapshot: Snapshot, proc: Process) -> str | None:
     if proc.role == ROLE_SHIM:
         served = [snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers]
         return "shim: " + ",".join(served) if served else "(shim)"
+    if proc.role == ROLE_RUNTIME:
+        return "(runtime)"
     container = snapshot.container_of(proc.pid)
     return container.display_name if container else None
 

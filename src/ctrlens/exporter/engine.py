@@ -17,7 +17,7 @@ from ..errors import CtrlensError, ProcessGone
 from ..host import Host
 from ..model import Container, Snapshot
 from ..output import safe_text
-from ..scan import scan as scan_host
+from ..scanner import scan as scan_host
 from .catalog import INFO_LABELS, MAX_LABEL_LENGTH, STAGES
 from .sources import InstanceChanged, LabelValues, PartialFacts, Sample, Source
 

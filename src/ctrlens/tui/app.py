@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 
 from ..host import Host
 from ..model import Snapshot
-from ..scan import scan
+from ..scanner import scan
 from .main import MainScreen
 from .redact import CommandRedactor
 from .resources import ResourceSampler, Usage

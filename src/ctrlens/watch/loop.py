@@ -15,7 +15,7 @@ from typing import Protocol
 from ..errors import CtrlensError
 from ..host import Host
 from ..model import Container, Snapshot
-from ..scan import scan as scan_host
+from ..scanner import scan as scan_host
 from . import diff
 from .events import Event
 

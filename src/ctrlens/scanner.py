@@ -10,7 +10,7 @@ import os
 import time
 
 from .host import Host
-from .model import ROLE_KERNEL, ROLE_SHIM, Container, Pod, Process, Snapshot
+from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
 from .procfs.parse import (
     cgroup_paths,
     ns_inode,
@@ -226,9 +226,28 @@ class _Attributor:
         proc.container_id = container.id
         container.pids.append(proc.pid)
 
+    def _drop_runtime_helpers(self, container: Container) -> None:
+        """A container with its own pid namespace: members left in the host's are the runtime at work, not payload."""
+        host_ns = self.host_pid_ns
+        if host_ns is None:
+            return
+        namespaces = {self.processes[p].pid_ns for p in container.pids}
+        if host_ns not in namespaces or not namespaces - {host_ns, None}:
+            return  # all private, or all shared with the host (--pid=host): nothing to tell apart
+        kept = []
+        for pid in container.pids:
+            proc = self.processes[pid]
+            if proc.pid_ns == host_ns:
+                proc.container_id = None
+                proc.role = ROLE_RUNTIME
+            else:
+                kept.append(pid)
+        container.pids = kept
+
     def finish(self, proc_dir: str) -> None:
         """Init process, shim, runtime by shim where the path was silent, NSpid of container processes."""
         for container in self.containers.values():
+            self._drop_runtime_helpers(container)
             members = set(container.pids)
             container.pids.sort()
             tops = [self.processes[p] for p in container.pids if self.processes[p].ppid not in members]
