@@ -95,6 +95,9 @@ ENGINE_START_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 120.0
 
 
+_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def default_state_dir() -> Path:
     return Path(os.environ.get("CTRLENS_TESTBED_DIR") or DEFAULT_STATE_DIR)
 
@@ -1037,6 +1040,8 @@ class Testbed:
         p = self.paths
 
         def write(name: str, argv: list[str], env: Mapping[str, str] = {}) -> None:
+            # An absolute program path: DIR/bin comes first on PATH, so a bare name would call this wrapper again.
+            argv = [shutil.which(argv[0], path=_SYSTEM_PATH) or argv[0], *argv[1:]]
             sets = "".join(f"{k}={_sh(v)} " for k, v in env.items())
             line = f'exec {"env " + sets if sets else ""}{" ".join(_sh(a) for a in argv)} "$@"\n'
             path = p.bin / name
@@ -1050,7 +1055,7 @@ class Testbed:
             {k: v for k, v in self._podman_env().items() if k.startswith("CONTAINERS_") or k == "TMPDIR"},
         )
         ctr_line = (
-            f"exec ctr --address {_sh(str(p.containerd_socket))} "
+            f"exec {shutil.which('ctr', path=_SYSTEM_PATH) or '/usr/bin/ctr'} --address {_sh(str(p.containerd_socket))} "
             f'--namespace "${{CONTAINERD_NAMESPACE:-{CTR_NAMESPACE}}}" "$@"\n'
         )
         (p.bin / "ctr").write_text(f"#!/bin/sh\n# ctrlens testbed at {p.dir}\n{ctr_line}")
