@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 
 from .boltdb import BoltDB
@@ -48,7 +47,7 @@ def restart_info(storage_root_on_disk: str, container_id: str, *, shown_root: st
             source = f"{shown_root or storage_root_on_disk}/{rel}"
             try:
                 table = reader(path, source)
-            except (OSError, sqlite3.Error, ValueError):  # BoltError is a ValueError
+            except (OSError, ValueError):  # BoltError is a ValueError; sqlite errors are turned into one
                 continue  # a torn read while podman writes, or another format: best effort
             cached = (st.st_mtime_ns, st.st_size, table)
             _cache[path] = cached
@@ -94,16 +93,21 @@ def _read_bolt(path: str, source: str) -> dict[str, PodmanRestart]:
 
 
 def _read_sqlite(path: str, source: str) -> dict[str, PodmanRestart]:
+    import sqlite3  # only Podman 5 hosts need it; keep it out of every start-up
+
     # Read-only: never create a journal next to podman's database.
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
     try:
-        states = dict(conn.execute("SELECT ID, JSON FROM ContainerState"))
-        table: dict[str, PodmanRestart] = {}
-        for cid, config in conn.execute("SELECT ID, JSON FROM ContainerConfig"):
-            entry = _entry(_loads(config), _loads(states.get(cid)), source)
-            if entry is not None:
-                table[cid] = entry
-        return table
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            states = dict(conn.execute("SELECT ID, JSON FROM ContainerState"))
+            table: dict[str, PodmanRestart] = {}
+            for cid, config in conn.execute("SELECT ID, JSON FROM ContainerConfig"):
+                entry = _entry(_loads(config), _loads(states.get(cid)), source)
+                if entry is not None:
+                    table[cid] = entry
+            return table
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ValueError(f"podman database {source}: {exc}") from None
 
