@@ -8,7 +8,9 @@
 3. `docker build --network none` of deploy/image/Containerfile FROM that base.
 
 usage: python deploy/image/build_offline.py [--tag ctrlens:dev] [--base-tag ctrlens-base:local]
-                                            [--extras exporter,secrets] [--docker /usr/bin/docker]
+                                            [--docker '/usr/bin/docker --host unix:///run/docker.sock']
+Needs Debian's python3, python3-pip, python3-setuptools and python3-wheel, and the running Python to have
+ctrlens's extras installed (pip install -e '.[exporter,secrets]').
 """
 
 from __future__ import annotations
@@ -234,9 +236,11 @@ def build(docker: Docker, *, tag: str, base_tag: str, workdir: Path, extras: Seq
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tag", default="ctrlens:dev")
-    parser.add_argument("--base-tag", default="ctrlens-base:local")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\nusage")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tag", default="ctrlens:dev", help="the image to build (default ctrlens:dev)")
+    parser.add_argument("--base-tag", default="ctrlens-base:local",
+                        help="the imported base image (default ctrlens-base:local)")
     parser.add_argument("--docker", default="docker", help="the docker CLI, with options (e.g. '--host unix://…')")
     args = parser.parse_args()
     cli = shlex.split(args.docker)

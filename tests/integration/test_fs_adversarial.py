@@ -25,7 +25,14 @@ from pathlib import Path
 import pytest
 from fs_helpers import HostMarkers, ctrlens, no_hang
 
-from ctrlens.rootfs import ContainerRoot, ContainerStopped, copy_out, write_file
+from ctrlens.rootfs import (
+    ContainerRoot,
+    ContainerStopped,
+    Openat2Resolver,
+    WalkResolver,
+    copy_out,
+    write_file,
+)
 from ctrlens.rootfs.atomic import TEMP_PREFIX
 from testbed import unique_name
 
@@ -84,14 +91,16 @@ def markers():
 @pytest.fixture(scope="module")
 def hostile(testbed, markers):
     c = testbed.run_docker(unique_name("fs-hostile"))
-    out = testbed.docker("exec", c.name, "sh", "-c", _plant_script(markers.dir)).stdout
-    assert "PLANTED" in out
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(f"/proc/{c.pid}/root/sock")  # test setup: a listening-less unix socket inside the container
-    sock.close()
-    _make_deep(f"/proc/{c.pid}/root/data")  # busybox cd cannot go past PATH_MAX: build it fd-relative
-    yield c
-    testbed.remove(c)
+    try:
+        out = testbed.docker("exec", c.name, "sh", "-c", _plant_script(markers.dir)).stdout
+        assert "PLANTED" in out
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(f"/proc/{c.pid}/root/sock")  # test setup: a listening-less unix socket inside the container
+        sock.close()
+        _make_deep(f"/proc/{c.pid}/root/data")  # busybox cd cannot go past PATH_MAX: build it fd-relative
+        yield c
+    finally:
+        testbed.remove(c)
 
 
 @pytest.fixture(autouse=True)
@@ -116,18 +125,20 @@ READ_OK = {
 }
 
 
-def test_reads_never_reach_the_host(testbed, hostile, markers) -> None:
+@pytest.mark.parametrize("resolver", ["openat2", "walk"])
+def test_reads_never_reach_the_host(testbed, hostile, markers, resolver: str) -> None:
+    env = {"CTRLENS_RESOLVER": resolver}  # walk: the fallback for kernels/seccomp policies without openat2
     passwd = _container_passwd(testbed, hostile)
     for path, code in READS.items():
-        r = ctrlens("fs", "cat", hostile.name, path, timeout=60)
+        r = ctrlens("fs", "cat", hostile.name, path, timeout=60, env=env)
         assert r.returncode == code, (path, r.stderr)
         assert r.stdout == b"" and not markers.leaked(r.stderr), path
         assert r.stderr.count(b"\n") == 1 and b"Traceback" not in r.stderr, path
     for path, expected in READ_OK.items():
-        r = ctrlens("fs", "cat", hostile.name, path)
+        r = ctrlens("fs", "cat", hostile.name, path, env=env)
         assert r.returncode == 0, (path, r.stderr)
         assert r.stdout == (passwd if expected == "passwd" else expected), path
-    r = ctrlens("fs", "cat", hostile.name, "/vda")
+    r = ctrlens("fs", "cat", hostile.name, "/vda", env=env)
     assert r.stderr == b"ctrlens: refusing to read /vda: block device\n"
 
 
@@ -267,9 +278,10 @@ def racing(testbed, markers):
     testbed.remove(c)
 
 
-def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("resolver", [Openat2Resolver, WalkResolver])
+def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path, resolver) -> None:
     outcomes: Counter[str] = Counter()
-    with ContainerRoot.from_pid(racing.pid, label=racing.name) as root:
+    with ContainerRoot.from_pid(racing.pid, label=racing.name, resolver=resolver()) as root:
         for i in range(3000):
             for path in ("/data/race", "/data/p/HOSTONLY"):
                 try:

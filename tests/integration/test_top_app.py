@@ -212,6 +212,13 @@ async def test_details_show_facts_redacted_environment_and_files(started):
         facts = str(screen.query_one("#facts-text").render())
         assert web.id in facts and "runtime:" in facts and "Namespaces" in facts
 
+        await pilot.press("2")
+        findings = screen.query_one("#audit-findings")
+        await wait_for(pilot, lambda: "CTRL-" in str(findings.content), timeout=30, what="the audit findings")
+        audit_text = str(findings.content)
+        assert "CTRL-USER-ROOT" in audit_text and "fix:" in audit_text  # busybox runs as root: a badge and a fix
+        assert secret not in audit_text
+
         await pilot.press("3")
         from textual.widgets import DataTable
 

@@ -190,3 +190,40 @@ def test_edit_conflict_is_refused(rooted, tmp_path: Path) -> None:
     r = ctrlens("fs", "edit", str(pid), "/etc/hostname", env={"EDITOR": editor, "VISUAL": ""})
     assert r.returncode == 4 and b"changed in process" in r.stderr and b"Your copy is kept" in r.stderr
     assert target.read_bytes() == b"theirs\n"
+
+
+def _on_terminal(args: list[str], answer: bytes) -> tuple[int, bytes]:
+    """Run ctrlens with a pty as stdin/stdout (a terminal), type `answer`, return (exit code, what it printed)."""
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ctrlens.cli", *args], stdin=follower, stdout=follower,
+                            stderr=follower)
+    os.close(follower)
+    out = b""
+    answered = False
+    try:
+        while proc.poll() is None or select.select([leader], [], [], 0.2)[0]:
+            if select.select([leader], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:
+                    break
+                out += chunk
+                if b"[y/N]" in out and not answered:
+                    os.write(leader, answer)
+                    answered = True
+    finally:
+        os.close(leader)
+    return proc.wait(timeout=30), out
+
+
+def test_rm_r_asks_on_a_terminal(rooted) -> None:
+    tree, pid = rooted
+    code, out = _on_terminal(["fs", "rm", "-r", str(pid), "/names"], b"n\n")
+    assert code == 1 and b"remove /names and everything under it" in out and b"nothing removed" in out
+    assert (tree.root / "names").is_dir()
+    code, out = _on_terminal(["fs", "rm", "-r", str(pid), "/names"], b"y\n")
+    assert code == 0 and b"removed /names" in out
+    assert not (tree.root / "names").exists()

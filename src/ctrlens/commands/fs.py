@@ -232,15 +232,15 @@ def _mount_record(entry: Any) -> dict[str, Any] | None:
 
 
 def _decorated_name(record: dict[str, Any], *, long: bool) -> str:
-    name = record["name"]
+    name = str(record["name"])
     if record["type"] == "directory" and not long:
         name += "/"
     if record["link_target"] is not None:
         name += f" -> {record['link_target']}"
     if record["mount_point"]:
         m = record["mount"]
-        where = " ".join(x for x in (m.get("fstype"), m.get("root") if m.get("root") not in (None, "/") else
-                                      m.get("source")) if x)
+        origin = m.get("root") if m.get("root") not in (None, "/") else m.get("source")  # bind source or device
+        where = " ".join(x for x in (m.get("fstype"), origin) if x)
         name += f"  [mount{': ' + where if where else ''}]"
     if record["not_entered"]:
         name += f"  [{record['not_entered']}]"

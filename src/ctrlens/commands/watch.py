@@ -85,7 +85,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     detectors = available_detectors(host, wanted, missing)
     if missing:
         ctx.error(f"not watched (feature not available): {', '.join(missing)}")
-    watcher = Watcher(host, mask=argv_masker(), detectors=detectors, slow_interval=args.slow_interval)
+    watcher = Watcher(host, mask=argv_masker(), detectors=detectors, slow_interval=args.slow_interval,
+                      warn=ctx.error)
     out = ctx.out
 
     def write(event) -> None:

@@ -17,7 +17,8 @@ from ..host import Host
 from ..model import Container, Snapshot
 from ..mounts import read_mounts, root_fs
 from ..namespaces import namespaces_of
-from ..procfs import ProcHandle, parse_cgroup, parse_stat, status_ids
+from ..procfs import CgroupLine, ProcHandle, parse_cgroup, parse_stat, status_ids
+from ..tui.cgroups import CgroupFiles, CgroupMounts, cpu_usage_ns, memory_in_use, read_bytes
 from .catalog import NAMESPACE_TYPES
 
 LabelValues = tuple[str, ...]  # label values after `id`, in the metric's label order
@@ -103,7 +104,7 @@ class PostureSource:
 
 
 class CgroupSource:
-    """CPU and memory counters and limits from the container's cgroup (the reader `ctrlens top` uses too)."""
+    """CPU and memory counters and limits from the container's cgroup (`ctrlens top`'s reader: no Textual there)."""
 
     stage = "cgroup"
     ttl: float | None = 0.0  # counters: read on every collection
@@ -113,16 +114,12 @@ class CgroupSource:
     _LOCATE_TTL = 60.0  # limits change only with `docker update` and the like
 
     def __init__(self, host: Host, *, limit_flags: bool = True) -> None:
-        from ..tui.cgroups import CgroupMounts
-
         self.host = host
         self.limit_flags = limit_flags  # the *_unlimited gauges, when no audit source gives them
         self.mounts = CgroupMounts(host)
-        self._located: dict[tuple[str, int | None], tuple[float, object, str | None]] = {}
+        self._located: dict[tuple[str, int | None], tuple[float, CgroupFiles, str | None]] = {}
 
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]:
-        from ..tui.cgroups import cpu_usage_ns, memory_in_use
-
         files, pids_max = self._locate(container, snapshot)
         samples: list[Sample] = []
         if files.cpu is not None and files.cpu_version is not None:
@@ -144,13 +141,13 @@ class CgroupSource:
         for key in [k for k in self._located if k[0] not in live]:
             del self._located[key]
 
-    def _locate(self, container: Container, snapshot: Snapshot):  # -> tuple[CgroupFiles, str | None]
+    def _locate(self, container: Container, snapshot: Snapshot) -> tuple[CgroupFiles, str | None]:
         key = (container.id, container.init_pid)
         now = time.monotonic()
         cached = self._located.get(key)
         if cached is not None and now - cached[0] < self._LOCATE_TTL:
             return cached[1], cached[2]
-        lines = []
+        lines: list[CgroupLine] = []
         if container.init_pid is not None:
             with open_init(container, snapshot, self.host) as handle:
                 lines = parse_cgroup(handle.read("cgroup"))
@@ -159,10 +156,8 @@ class CgroupSource:
         self._located[key] = (now, files, pids_max)
         return files, pids_max
 
-    def _pids_max(self, lines: list, fallback: str) -> str | None:
+    def _pids_max(self, lines: list[CgroupLine], fallback: str) -> str | None:
         """`max` or a number from pids.max (v1 pids controller, else v2); None when neither is there."""
-        from ..tui.cgroups import read_bytes
-
         candidates = []
         for line in lines:
             if line.hierarchy and "pids" in line.controllers.split(",") and "pids" in self.mounts.v1:

@@ -107,7 +107,7 @@ def _copy_file_in(root: ContainerRoot, src: bytes, target: bytes, meta: _Contain
         cpfd, leaf = root.parent(target)
         try:
             with FileWriter(cpfd, leaf, show(target), replace=True, check=root.ensure_alive) as writer:
-                report.bytes += copy_fd(fd, writer.fd, check=root.ensure_alive)
+                report.size += copy_fd(fd, writer.fd, check=root.ensure_alive)
                 writer.commit(meta.of(st))
         finally:
             os.close(cpfd)
@@ -200,7 +200,7 @@ def _copy_item_in(root: ContainerRoot, src_dir: int, entry: Entry, dst_dir: int,
     src, st = open_regular_at(src_dir, entry.name, os.fsdecode(entry.path))
     try:
         with FileWriter(dst_dir, entry.name, show(entry.path), replace=True, check=root.ensure_alive) as writer:
-            report.bytes += copy_fd(src, writer.fd, check=root.ensure_alive)
+            report.size += copy_fd(src, writer.fd, check=root.ensure_alive)
             writer.commit(meta.of(st))
         report.files += 1
     finally:

@@ -114,7 +114,7 @@ def _copy_file(root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _
     try:
         st = os.fstat(src)
         with FileWriter(dirfd, name, report.target, replace=replace, check=root.ensure_alive) as writer:
-            report.bytes += copy_fd(src, writer.fd, check=root.ensure_alive)
+            report.size += copy_fd(src, writer.fd, check=root.ensure_alive)
             writer.commit(meta.of(st))
         report.files += 1
     finally:
@@ -208,7 +208,7 @@ def _copy_item(root: ContainerRoot, parent_fd: int, entry: Entry, host_dir: int,
     try:
         dst = os.open(entry.name, _NEW, 0o600, dir_fd=host_dir)
         try:
-            report.bytes += copy_fd(src, dst, check=root.ensure_alive)
+            report.size += copy_fd(src, dst, check=root.ensure_alive)
             apply_meta(dst, meta.of(st))
         finally:
             os.close(dst)

@@ -48,6 +48,14 @@ def fingerprint_fd(fd: int) -> Fingerprint:
     return Fingerprint(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, _sha256_fd(fd))
 
 
+def _copy_name(path: bytes) -> str:
+    """A harmless host file name that keeps the extension (editors pick syntax by it); never the raw name."""
+    base = os.path.basename(path)[-60:]
+    safe = "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "._-") else "_"
+                   for b in base).lstrip(".")
+    return safe or "file"
+
+
 class EditSession:
     """fetch() -> host path of a private copy (0700 temp dir); after editing, write_back() or discard()."""
 
@@ -67,8 +75,7 @@ class EditSession:
             self.original = fingerprint_fd(fd)
             self.st = os.fstat(fd)
             self.tmpdir = tempfile.mkdtemp(prefix="ctrlens-edit-")  # mode 0700: the copy stays private
-            suffix = os.path.basename(os.fsdecode(self.path)).replace("\n", "_")[-60:]
-            self.copy = os.path.join(self.tmpdir, suffix or "file")
+            self.copy = os.path.join(self.tmpdir, _copy_name(self.path))
             out = os.open(self.copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
                 os.lseek(fd, 0, os.SEEK_SET)

@@ -12,7 +12,7 @@ class CopyReport:
     files: int = 0
     dirs: int = 0
     links: int = 0
-    bytes: int = 0
+    size: int = 0  # bytes copied
     skipped: list[tuple[bytes, str]] = field(default_factory=list)  # (path, why): specials, mounts, refusals
     refused: int = 0  # hostile archive members: these make the command fail after doing the rest
     target: str = ""  # where it went, printable
@@ -30,7 +30,7 @@ class CopyReport:
             parts.append(f"{self.dirs} director{'ies' if self.dirs != 1 else 'y'}")
         if self.links:
             parts.append(f"{self.links} link{'s' if self.links != 1 else ''}")
-        text = f"{self.action} {', '.join(parts)} ({_size(self.bytes)}) to {self.target}"
+        text = f"{self.action} {', '.join(parts)} ({_size(self.size)}) to {self.target}"
         if self.detail:
             text += f", {self.detail}"
         if self.skipped:

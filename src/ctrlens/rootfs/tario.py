@@ -151,7 +151,7 @@ def _add_from_fd(tar: tarfile.TarFile, fd: int, st: os.stat_result, info: tarfil
     if reader.short:
         report.skip(entry.path, "shrank while archived (padded with zeros)")
     report.files += 1
-    report.bytes += st.st_size
+    report.size += st.st_size
 
 
 # --- IN ---------------------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def _extract(sub: ContainerRoot, tar: tarfile.TarFile, member: tarfile.TarInfo, 
                     write_all(writer.fd, chunk)
                 writer.commit(meta)
             report.files += 1
-            report.bytes += member.size
+            report.size += member.size
         elif member.issym():
             make_symlink_at(pfd, name, os.fsencode(member.linkname), meta, replace=True)
             report.links += 1

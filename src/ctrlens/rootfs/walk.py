@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ._sys import mount_id, pseudo_fs_name
-from .entry import Entry, join
+from .entry import Entry
 from .root import ContainerRoot, cpath, list_fd
 from .safeopen import open_dir_at
 
@@ -143,4 +143,4 @@ def relative(top: bytes, path: bytes) -> bytes:
     return path[len(top):].lstrip(b"/") if path.startswith(top) else path.lstrip(b"/")
 
 
-__all__ = ["ENTER", "ITEM", "LEAVE", "Step", "join", "relative", "walk"]
+__all__ = ["ENTER", "ITEM", "LEAVE", "Step", "relative", "walk"]

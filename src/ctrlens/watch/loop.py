@@ -39,8 +39,10 @@ class Watcher:
         detectors: list[Detector] | None = None,
         slow_interval: float = 60.0,
         scan: Callable[[Host], Snapshot] = scan_host,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
+        self._warn = warn
         self.mask = mask
         self.detectors = detectors or []
         self.slow_interval = slow_interval
@@ -81,15 +83,22 @@ class Watcher:
                 baseline = last is None and container.id in self._baseline
                 try:
                     events.extend(detector.check(container, snapshot, baseline=baseline))
-                except (CtrlensError, OSError, ValueError):
-                    self.detector_errors += 1
-                except Exception:  # noqa: BLE001 - a feature's bug on one container must not end the stream
-                    self.detector_errors += 1
+                except (CtrlensError, OSError, ValueError) as exc:
+                    self._failed(detector.kind, f"{exc} (container {container.short_id})")
+                except Exception as exc:  # noqa: BLE001 - a feature's bug on one container must not end the stream
+                    self._failed(detector.kind, f"internal error {type(exc).__name__} (container {container.short_id})")
             detector.forget(live)
         for key in [k for k in self._checked if k[1] not in live]:
             del self._checked[key]
         self._baseline &= live
         return events
+
+
+    def _failed(self, kind: str, message: str) -> None:
+        """Counted; the first failure is said once on stderr (stdout carries only events)."""
+        self.detector_errors += 1
+        if self._warn is not None and self.detector_errors == 1:
+            self._warn(f"{kind}: {message}; later failures are not repeated")
 
 
 def run(
