@@ -38,6 +38,10 @@ PACKAGES: tuple[str, ...] = (
     "hyperfine",
     "tmux",
     "strace",
+    # the ctrlens image test builds wheels offline with Debian's python
+    "python3-pip",
+    "python3-setuptools",
+    "python3-wheel",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .model import Container, Snapshot
 
 
-def scan(host: "Host | str | None" = None) -> "Snapshot":
+def scan(host: Host | str | None = None) -> Snapshot:
     """One pass over the host's /proc: every process, which container (runtime, pod) each belongs to."""
     from .host import Host
     from .scanner import scan as _scan
@@ -27,7 +27,7 @@ def scan(host: "Host | str | None" = None) -> "Snapshot":
     return _scan(host)
 
 
-def container_of(pid: int, host: "Host | str | None" = None) -> "Container | None":
+def container_of(pid: int, host: Host | str | None = None) -> Container | None:
     """The container that host process `pid` belongs to, or None for a host process."""
     return scan(host).container_of(pid)
 

@@ -32,7 +32,8 @@ def tree(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 def test_ref_by_name_full_id_unique_prefix_and_pid(tree):
@@ -104,7 +105,7 @@ def test_not_root_says_once_what_it_cannot_see_and_shows_the_rest():
         os.setgroups([]); os.setgid(65534); os.setuid(65534)
         sys.exit(cli.main(sys.argv[1:]))
     """)
-    r = subprocess.run([sys.executable, "-c", script, "ps"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-c", script, "ps"], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("not running as root") == 1
     assert "PID" in r.stdout.splitlines()[0] and len(r.stdout.splitlines()) > 10

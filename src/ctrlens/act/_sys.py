@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -34,7 +33,7 @@ PIDFD_GET_INFO = 0xC040FF0B
 PIDFD_INFO_EXIT = 1 << 3
 _PIDFD_INFO = struct.Struct("<QQ" + "I" * 11 + "i")  # mask, cgroupid, pid, tgid, ppid, 8 ids, exit_code (6.15+)
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc by name: find_library would run ldconfig
 
 
 def setns(fd: int, nstype: int) -> None:

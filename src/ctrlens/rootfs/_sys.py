@@ -6,7 +6,6 @@ Only ctypes and libc: no compiled extension, no libpathrs (host-facts §1: not p
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import platform
@@ -52,7 +51,7 @@ PSEUDO_FS_MAGIC = {
 }
 PROC_SUPER_MAGIC = 0x9FA0
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc by name: find_library would run ldconfig
 _libc.syscall.restype = ctypes.c_long
 
 
