@@ -42,7 +42,7 @@ STAGES_SKIPPABLE = ("cgroup", "posture", "audit", "secrets", "drift")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..exporter.listen import DEFAULT_LISTEN
+    from ..exporter.defaults import DEFAULT_LISTEN
 
     parser.add_argument("--listen", metavar="ADDR:PORT", default=DEFAULT_LISTEN,
                         help=f"where to serve (default {DEFAULT_LISTEN}; 0.0.0.0:PORT or :PORT for every interface)")

@@ -7,9 +7,7 @@ import socket
 from dataclasses import dataclass
 
 from ..errors import UsageError
-
-DEFAULT_PORT = 9648
-DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
+from .defaults import DEFAULT_LISTEN, DEFAULT_PORT
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ image, pod, namespace); the rest depends on the type.
 
 from __future__ import annotations
 
-import socket
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ DRIFT_EXECUTABLE = "drift.executable"  # a new executable file in the container'
 
 TYPES = (CONTAINER_RUNNING, CONTAINER_STARTED, CONTAINER_STOPPED, PROCESS_STARTED, FINDING_NEW, DRIFT_EXECUTABLE)
 
-_HOSTNAME = socket.gethostname()
+_HOSTNAME = os.uname().nodename  # os is already loaded; socket is not
 
 
 def timestamp(epoch: float) -> str:
