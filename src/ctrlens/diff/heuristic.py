@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import time
 from collections.abc import Callable
 
@@ -19,14 +18,11 @@ from ..rootfs.root import ContainerRoot
 from ..rootfs.walk import LEAVE, walk
 from .content import has_exec_bit, looks_executable, read_head, sha256_at
 from .model import (
-    DEVICE,
-    FIFO_OR_SOCKET,
     MODIFIED,
     NEW_EXECUTABLE,
-    SETGID,
-    SETUID,
     Change,
     FileInfo,
+    flag_file_type,
     show_path,
 )
 
@@ -77,16 +73,8 @@ class RecentChanges:
 
     def _flag(self, change: Change, parent_fd: int, name: bytes) -> None:
         mode = change.info.mode if change.info else 0
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            change.flags.append(DEVICE)
-        elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            change.flags.append(FIFO_OR_SOCKET)
-        if not stat.S_ISREG(mode):
+        if not flag_file_type(change.flags, mode):
             return
-        if mode & stat.S_ISUID:
-            change.flags.append(SETUID)
-        if mode & stat.S_ISGID:
-            change.flags.append(SETGID)
         shown = show_path(change.path)
         try:
             if has_exec_bit(mode) and looks_executable(read_head(parent_fd, name, shown)):

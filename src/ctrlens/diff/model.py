@@ -28,6 +28,21 @@ DEVICE = "device"  # a device node in the writable layer: reported, never opened
 FIFO_OR_SOCKET = "fifo-or-socket"  # never opened (a FIFO would block a reader)
 FLAG_ORDER = (NEW_EXECUTABLE, SHADOWS_IMAGE, SETUID, SETGID, DEVICE, FIFO_OR_SOCKET)
 
+
+def flag_file_type(flags: list[str], mode: int) -> bool:
+    """Add the flags a file's type and mode bits earn; True for a regular file (whose content may be looked at)."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        flags.append(DEVICE)
+    elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        flags.append(FIFO_OR_SOCKET)
+    if not stat.S_ISREG(mode):
+        return False
+    if mode & stat.S_ISUID:
+        flags.append(SETUID)
+    if mode & stat.S_ISGID:
+        flags.append(SETGID)
+    return True
+
 METHOD_OVERLAY = "overlay"  # the overlay upper layer compared with the image's lower layers
 METHOD_HEURISTIC = "mtime-ctime"  # no image layer: files touched since the container's init started
 

@@ -29,14 +29,11 @@ from .model import (
     ADDED,
     CHANGED,
     DELETED,
-    DEVICE,
-    FIFO_OR_SOCKET,
     NEW_EXECUTABLE,
-    SETGID,
-    SETUID,
     SHADOWS_IMAGE,
     Change,
     FileInfo,
+    flag_file_type,
     show_path,
 )
 
@@ -217,16 +214,8 @@ class OverlayDiff:
         mode = step.st.st_mode
         if change.kind == CHANGED and not step.is_dir and image_st is not None:
             change.flags.append(SHADOWS_IMAGE)
-        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            change.flags.append(DEVICE)
-        elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-            change.flags.append(FIFO_OR_SOCKET)
-        if not stat.S_ISREG(mode):
+        if not flag_file_type(change.flags, mode):
             return
-        if mode & stat.S_ISUID:
-            change.flags.append(SETUID)
-        if mode & stat.S_ISGID:
-            change.flags.append(SETGID)
         shown = show_path(step.path)
         try:
             if has_exec_bit(mode) and looks_executable(read_head(step.parent_fd, step.name, shown)):

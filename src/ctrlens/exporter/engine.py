@@ -52,15 +52,7 @@ def label(value: str | None) -> str:
 
 
 def info_labels(container: Container) -> LabelValues:
-    pod = container.pod
-    values = {
-        "id": container.id,
-        "name": container.name,
-        "runtime": container.runtime,
-        "image": container.image,
-        "pod": pod.name if pod else None,
-        "namespace": pod.namespace if pod else None,
-    }
+    values = container.brief()  # the identity every face shows: id, name, runtime, image, pod, namespace
     return tuple(label(values[name]) for name in INFO_LABELS)
 
 

@@ -31,15 +31,7 @@ def timestamp(epoch: float) -> str:
 
 
 def identity(container: Container) -> dict[str, Any]:
-    pod = container.pod
-    return {
-        "id": container.id,
-        "name": container.name,
-        "runtime": container.runtime,
-        "image": container.image,
-        "pod": pod.name if pod else None,
-        "namespace": pod.namespace if pod else None,
-    }
+    return container.brief()
 
 
 @dataclass(slots=True)
