@@ -97,7 +97,7 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
         pid_ns=pid_ns,
         mnt_ns=mnt_ns,
     )
-    if pid == 2 or stat.ppid == 2:
+    if stat.kernel_thread:
         proc.role = ROLE_KERNEL
     return proc
 

@@ -302,3 +302,14 @@ def test_pid_host_container_keeps_every_member(tree):
     tree.container(shim=shim_v2(2500, "moby", c), pid=2501, comm="sleep", argv=["sleep"], cgroup=v1(f"/docker/{c}"),
                    pid_ns=0xEFFFFFFC, workers=1)
     assert snap(tree).containers[c].pids == [2501, 2502]
+
+
+def test_kernel_threads_are_told_by_pf_kthread_not_by_pid(tree):
+    # Inside a private pid namespace with its own /proc, PID 2 is an ordinary process.
+    tree.add(FakeProcess(3, 2, "kworker/0:1", [], v1("/"), flags=0x04208060))
+    other_root = HostTree(tree.root / "ctr")
+    other_root.add(FakeProcess(2, 1, "sleep", ["sleep", "100"], v1("/")))
+    s = snap(tree)
+    assert s.processes[2].role == "kernel-thread" and s.processes[3].role == "kernel-thread"
+    inner = scan(Host(str(other_root.root)))
+    assert inner.processes[2].role is None

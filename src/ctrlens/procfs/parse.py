@@ -13,6 +13,15 @@ class StatFields:
     start_ticks: int  # clock ticks after boot (field 22)
     cpu_ticks: int = 0  # utime + stime (fields 14, 15): CPU rates for `top` and the exporter
     rss_pages: int = 0  # field 24, resident pages (statm's second field)
+    flags: int = 0  # field 9, the kernel's PF_* flags
+
+    @property
+    def kernel_thread(self) -> bool:
+        """PF_KTHREAD: what the kernel says, unlike "pid 2 or ppid 2", which a private pid namespace also has."""
+        return bool(self.flags & PF_KTHREAD)
+
+
+PF_KTHREAD = 0x00200000
 
 
 def parse_stat(data: bytes) -> StatFields:
@@ -20,9 +29,10 @@ def parse_stat(data: bytes) -> StatFields:
     close = data.rindex(b")")
     comm = data[data.index(b"(") + 1 : close].decode("utf-8", "replace")
     rest = data[close + 2 :].split()
-    # rest[0] is field 3 (state); field 4 ppid; fields 14, 15 utime, stime; field 22 starttime; field 24 rss.
+    # rest[0] is field 3 (state); field 4 ppid; 9 flags; 14, 15 utime, stime; 22 starttime; 24 rss.
     return StatFields(comm=comm, state=rest[0].decode(), ppid=int(rest[1]), start_ticks=int(rest[19]),
-                      cpu_ticks=int(rest[11]) + int(rest[12]), rss_pages=int(rest[21]) if len(rest) > 21 else 0)
+                      cpu_ticks=int(rest[11]) + int(rest[12]), rss_pages=int(rest[21]) if len(rest) > 21 else 0,
+                      flags=int(rest[6]))
 
 
 def parse_cmdline(data: bytes) -> list[str]:
