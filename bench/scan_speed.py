@@ -26,6 +26,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+
+def precompile() -> None:
+    """Byte-compile ctrlens and detect-secrets first: a pip install does, but PYTHONDONTWRITEBYTECODE (set on
+    some machines) would otherwise make every timed run recompile the sources."""
+    import compileall
+    import importlib.util
+
+    for name in ("ctrlens", "detect_secrets"):
+        spec = importlib.util.find_spec(name)
+        if spec and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                compileall.compile_dir(location, quiet=1)
+
 PSUTIL_SNIPPET = """
 import psutil
 rows = []
@@ -101,6 +114,7 @@ def main() -> int:
         return 2
     from testbed import Testbed
 
+    precompile()
     bed = Testbed.up()
     # The console script itself, not a version-manager shim in front of it.
     script = Path(sys.executable).parent / "ctrlens"

@@ -22,6 +22,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
+def precompile() -> None:
+    """Byte-compile ctrlens and detect-secrets first: a pip install does, but PYTHONDONTWRITEBYTECODE (set on
+    some machines) would otherwise make every timed run recompile the sources."""
+    import compileall
+    import importlib.util
+
+    for name in ("ctrlens", "detect_secrets"):
+        spec = importlib.util.find_spec(name)
+        if spec and spec.submodule_search_locations:
+            for location in spec.submodule_search_locations:
+                compileall.compile_dir(location, quiet=1)
+
+
 def ctrlens_command() -> list[str]:
     script = Path(sys.executable).parent / "ctrlens"  # the console script, not a version-manager shim
     return [str(script) if script.exists() else shutil.which("ctrlens") or "ctrlens"]
@@ -46,6 +59,7 @@ def main() -> int:
         return 2
     from testbed import Testbed
 
+    precompile()
     bed = Testbed.up()
     ctrlens = ctrlens_command()
     started = []

@@ -302,3 +302,26 @@ def test_corpus_precision_and_recall_stay_above_095() -> None:
     fn = sum(1 for lb, pr in results if lb != "none" and pr == "none")
     precision, recall, _ = bench.prf(tp, fp_, fn)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+def test_fingerprints_tell_different_tokens_apart_and_match_the_same_token_anywhere():
+    # detect-secrets' own analyze_string yields only a grouped pattern's first group ("ghp" for every GitHub token).
+    from ctrlens.secrets import Fingerprinter, scan_environ
+
+    fp = Fingerprinter.for_run()
+    one, two = "ghp_" + "a1B2c3D4e5" * 3 + "000001", "ghp_" + "Z9y8X7w6V5" * 3 + "999999"
+    first = scan_environ([("GITHUB_TOKEN", one)], fp)[0].fingerprint
+    assert scan_environ([("GH_PAT", one)], fp)[0].fingerprint == first
+    assert scan_environ([("GITHUB_TOKEN", two)], fp)[0].fingerprint != first
+
+
+def test_detect_secrets_is_loaded_without_a_network_client():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom ctrlens.secrets import providers\nproviders.warm_up()\n"
+            "import detect_secrets.plugins.aws as aws\n"
+            "try:\n    aws.requests.post('https://sts.amazonaws.com')\nexcept Exception as e:\n    print(type(e).__name__)\n"
+            "print('requests' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["_NoNetwork", "False"]

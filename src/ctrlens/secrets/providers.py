@@ -8,6 +8,10 @@ secrets start fast. We call each plugin's `analyze_string` only: that is a pure 
 from __future__ import annotations
 
 import re
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -67,15 +71,51 @@ class FormatMatch:
 
 @lru_cache(maxsize=1)
 def _plugins() -> tuple[tuple[str, Any], ...]:
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    with _offline_requests():
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
+        plugin_classes = list(get_mapping_from_secret_type_to_class().values())  # imports every plugin module
     chosen = []
-    for cls in get_mapping_from_secret_type_to_class().values():
+    for cls in plugin_classes:
         rule_id = _PLUGIN_RULES.get(cls.__name__)
         if rule_id is not None:
             chosen.append((rule_id, cls()))
     chosen.sort(key=lambda pair: pair[0] != "private-key")  # the most specific verdict first
     return tuple(chosen)
+
+
+class _NoNetwork(Exception):
+    """Raised by the stand-in HTTP client: ctrlens never verifies a secret with its provider."""
+
+
+@contextmanager
+def _offline_requests() -> Iterator[None]:
+    """Import detect-secrets with a `requests` that refuses every call.
+
+    detect-secrets imports `requests` only to verify found secrets online. ctrlens never does that (a secret must
+    not leave the host), and the real client costs ~55 ms of start-up. Code that imported the real one keeps it.
+    """
+    if "requests" in sys.modules:
+        yield
+        return
+    stub = types.ModuleType("requests")
+    exceptions = types.ModuleType("requests.exceptions")
+    exceptions.RequestException = _NoNetwork  # type: ignore[attr-defined]
+    stub.exceptions = exceptions  # type: ignore[attr-defined]
+    stub.Response = object  # type: ignore[attr-defined]
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise _NoNetwork("ctrlens does not send secrets to their providers for verification")
+
+    for verb in ("get", "post", "put", "head", "request"):
+        setattr(stub, verb, refuse)
+    sys.modules["requests"] = stub
+    sys.modules["requests.exceptions"] = exceptions
+    try:
+        yield
+    finally:
+        # Later imports of `requests` (by anything else) get the real library.
+        del sys.modules["requests"], sys.modules["requests.exceptions"]
 
 
 def warm_up() -> None:
@@ -89,14 +129,67 @@ def find_formats(name: str, value: str) -> list[FormatMatch]:
     matches: list[FormatMatch] = []
     seen: set[tuple[str, str]] = set()
     line = f'{name}="{value}"'
-    for rule_id, plugin in _plugins():
-        for secret in plugin.analyze_string(line):
-            if not _is_identifier(rule_id, secret):
-                _add(matches, seen, rule_id, _strip(secret))
+    start, end = len(name) + 2, len(name) + 2 + len(value)
+    if _may_match(line):
+        for rule_id, plugin in _plugins():
+            for secret in _plugin_tokens(plugin, line, start, end, value):
+                if not _is_identifier(rule_id, secret):
+                    _add(matches, seen, rule_id, secret)
     for rule_id, pattern in _EXTRA_FORMATS:
         for m in pattern.finditer(value):
             _add(matches, seen, rule_id, m.group(0))
     return matches
+
+
+@lru_cache(maxsize=1)
+def _prefilter() -> tuple[re.Pattern[str], ...] | None:
+    """Every plugin pattern joined into one regex per flag set: most values match none, and one search per value
+    is far cheaper than sixty. None when a plugin has no patterns to join (then every plugin runs)."""
+    by_flags: dict[int, list[str]] = {}
+    for _rule, plugin in _plugins():
+        patterns = getattr(plugin, "denylist", None)
+        if not patterns:
+            return None
+        for pattern in patterns:
+            by_flags.setdefault(pattern.flags, []).append(pattern.pattern)
+    try:
+        return tuple(re.compile("|".join(f"(?:{p})" for p in group), flags) for flags, group in by_flags.items())
+    except re.error:  # a pattern that cannot be joined (named groups twice, numbered back-references)
+        return None
+
+
+def _may_match(line: str) -> bool:
+    joined = _prefilter()
+    return joined is None or any(pattern.search(line) for pattern in joined)
+
+
+def _plugin_tokens(plugin: Any, line: str, start: int, end: int, value: str) -> Iterator[str]:
+    """The tokens a plugin finds, whole. Its own analyze_string uses re.findall, which yields only the first
+    capture group of a grouped pattern (GitHub's `(ghp|gho|…)_…` gives "ghp"): every such token would then get
+    the same fingerprint. So run its patterns with finditer and keep the part of each match inside the value."""
+    patterns = getattr(plugin, "denylist", None)
+    if not patterns:
+        yield from (_strip(secret) for secret in plugin.analyze_string(line))
+        return
+    for pattern in patterns:
+        for m in pattern.finditer(line):
+            token = _strip(_secret_span(m, start, end))
+            # A pattern that matches a marker rather than the secret (a PEM header): the value is the secret.
+            yield value if not token or "PRIVATE KEY" in token else token
+
+
+def _secret_span(m: re.Match[str], start: int, end: int) -> str:
+    """The secret in a match: its longest capture group (a URL's password), unless that group is only a short
+    prefix of the match (GitHub's `ghp`), then the whole match; clipped to the value's span in the line."""
+    whole = m.group(0)
+    groups = [(m.start(i), m.end(i)) for i in range(1, (m.re.groups or 0) + 1) if m.start(i) >= 0]
+    lo, hi = m.span()
+    if groups:
+        g_lo, g_hi = max(groups, key=lambda span: span[1] - span[0])
+        is_prefix = g_lo == lo and (g_hi - g_lo) * 2 < len(whole)
+        if not is_prefix:
+            lo, hi = g_lo, g_hi
+    return m.string[max(lo, start) : min(hi, end)]
 
 
 def _strip(secret: str) -> str:

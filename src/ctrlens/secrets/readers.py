@@ -125,6 +125,9 @@ def environ_readers(
     for user in users:
         if user.uid == 0:
             continue
+        # A login shell holds no capabilities: only the same uid, or owning the target's user namespace, can pass.
+        if user.uid not in target.uids[:3] and user.uid != target.userns_owner:
+            continue
         if any(may_read_environ(c, target) for c in user.possible_creds()):
             found.append(Reader(KIND_USER, user.name, _user_why(user, target), uid=user.uid))
     for cid, name, creds in containers:

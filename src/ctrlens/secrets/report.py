@@ -76,6 +76,7 @@ class SecretScanner:
         self._denied: set[int] = set()
         self._creds_cache: dict[int, Creds | None] = {}
         self._neighbour_cache: dict[tuple[str, int | None], list[tuple[str, str, list[Creds]]]] = {}
+        self._by_pid_ns: dict[int | None, dict[str, Container]] | None = None
 
     def process(self, pid: int) -> ProcessData | None:
         """A process's data, read once per run; None if it exited (or /proc refused it)."""
@@ -144,9 +145,24 @@ class SecretScanner:
             self._neighbour_cache[key] = self._find_neighbours(container, target)
         return self._neighbour_cache[key]
 
+    def _candidates(self, pid_ns: int | None) -> list[Container]:
+        """Containers with a process that may see a target in `pid_ns`: one in the host's pid namespace or in
+        `pid_ns` itself, or one whose namespaces the scan could not read. Indexed once, so the search is linear."""
+        if self._by_pid_ns is None:
+            index: dict[int | None, dict[str, Container]] = {}
+            for other in self.snapshot.containers.values():
+                for pid in other.pids:
+                    proc = self.snapshot.processes.get(pid)
+                    index.setdefault(proc.pid_ns if proc else None, {})[other.id] = other
+            self._by_pid_ns = index
+        seen: dict[str, Container] = {}
+        for key in (HOST_PID_NS, pid_ns, None):
+            seen.update(self._by_pid_ns.get(key, {}))
+        return list(seen.values())
+
     def _find_neighbours(self, container: Container, target: Creds) -> list[tuple[str, str, list[Creds]]]:
         found = []
-        for other in self.snapshot.containers.values():
+        for other in self._candidates(target.pid_ns):
             if other.id == container.id:
                 continue
             creds = []
