@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,19 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-
-def precompile() -> None:
-    """Byte-compile ctrlens and detect-secrets first: a pip install does, but PYTHONDONTWRITEBYTECODE (set on
-    some machines) would otherwise make every timed run recompile the sources."""
-    import compileall
-    import importlib.util
-
-    for name in ("ctrlens", "detect_secrets"):
-        spec = importlib.util.find_spec(name)
-        if spec and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                compileall.compile_dir(location, quiet=1)
+from _timing import ctrlens_command, precompile, timed, timed_call
 
 PSUTIL_SNIPPET = """
 import psutil
@@ -53,15 +41,6 @@ print(len(rows))
 """
 
 
-def timed(cmd: list[str], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
-
-
 def docker_gather(bed) -> None:
     """The Docker CLI's way to the same facts: list, inspect (name, image, pid), top (processes) per container."""
     ids = bed.docker("ps", "-q", "--no-trunc").stdout.split()
@@ -70,14 +49,6 @@ def docker_gather(bed) -> None:
     for cid in ids:
         bed.docker("top", cid, "-eo", "pid,ppid,user,args", check=False)  # a container may stop meanwhile
 
-
-def timed_call(fn, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def c_scan_seconds(rounds: int = 20) -> tuple[int, float]:
@@ -116,9 +87,7 @@ def main() -> int:
 
     precompile()
     bed = Testbed.up()
-    # The console script itself, not a version-manager shim in front of it.
-    script = Path(sys.executable).parent / "ctrlens"
-    ctrlens = [str(script) if script.exists() else shutil.which("ctrlens") or "ctrlens"]
+    ctrlens = ctrlens_command()
     sleepers = [subprocess.Popen(["sleep", "3600"]) for _ in range(args.host_procs)]
     started: list = []
     rows = []

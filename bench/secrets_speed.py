@@ -11,42 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-
-def precompile() -> None:
-    """Byte-compile ctrlens and detect-secrets first: a pip install does, but PYTHONDONTWRITEBYTECODE (set on
-    some machines) would otherwise make every timed run recompile the sources."""
-    import compileall
-    import importlib.util
-
-    for name in ("ctrlens", "detect_secrets"):
-        spec = importlib.util.find_spec(name)
-        if spec and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                compileall.compile_dir(location, quiet=1)
-
-
-def ctrlens_command() -> list[str]:
-    script = Path(sys.executable).parent / "ctrlens"  # the console script, not a version-manager shim
-    return [str(script) if script.exists() else shutil.which("ctrlens") or "ctrlens"]
-
-
-def timed(cmd: list[str], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
+from _timing import ctrlens_command, precompile, timed
 
 
 def main() -> int:
@@ -72,8 +44,8 @@ def main() -> int:
             ))
         running = len(bed.docker("ps", "-q").stdout.split())
         nproc = sum(1 for d in os.listdir("/proc") if d.isdigit())
-        t_ps = timed([*ctrlens, "ps", "-o", "json"], args.runs)
-        t_secrets = timed([*ctrlens, "secrets", "-o", "json"], args.runs)
+        t_ps = timed([*ctrlens, "ps", "-o", "json"], args.runs, check=False)
+        t_secrets = timed([*ctrlens, "secrets", "-o", "json"], args.runs, check=False)
     finally:
         for s in started:
             bed.remove(s)
