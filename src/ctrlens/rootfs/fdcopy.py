@@ -31,26 +31,19 @@ class _Unsupported(Exception):
 
 def _copy_file_range(src: int, dst: int, check: Check | None) -> int:
     # overlay -> ext4 is cross-filesystem: EXDEV on the first call, then sendfile takes over.
-    done = 0
-    while True:
-        try:
-            n = os.copy_file_range(src, dst, CHUNK)
-        except OSError as exc:
-            if exc.errno in _FALLBACK:
-                raise _Unsupported(done) from None
-            raise
-        if n == 0:
-            return done
-        done += n
-        if check:
-            check()
+    return _in_kernel(lambda: os.copy_file_range(src, dst, CHUNK), check)
 
 
 def _sendfile(src: int, dst: int, check: Check | None) -> int:
+    return _in_kernel(lambda: os.sendfile(dst, src, None, CHUNK), check)
+
+
+def _in_kernel(step: Callable[[], int], check: Check | None) -> int:
+    """Repeat one in-kernel copy call until EOF; a call the kernel refuses for these fds raises _Unsupported."""
     done = 0
     while True:
         try:
-            n = os.sendfile(dst, src, None, CHUNK)
+            n = step()
         except OSError as exc:
             if exc.errno in _FALLBACK:
                 raise _Unsupported(done) from None
