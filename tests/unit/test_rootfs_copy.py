@@ -12,28 +12,13 @@ from ctrlens.errors import CtrlensError
 from ctrlens.rootfs import (
     ContainerRoot,
     ContainerStopped,
-    Openat2Resolver,
     RootfsError,
     UnsafeFile,
-    WalkResolver,
     copy_in,
     copy_out,
 )
 from ctrlens.rootfs.atomic import TEMP_PREFIX
 from tests.unit import rootfs_tree as rt
-
-tree = pytest.fixture(rt.fixture)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request: pytest.FixtureRequest):
-    return Openat2Resolver() if request.param == "openat2" else WalkResolver()
-
-
-@pytest.fixture
-def root(tree: rt.Tree, resolver):
-    with ContainerRoot.from_path(tree.root, resolver=resolver, label="fake") as r:
-        yield r
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from ctrlens.rootfs import ContainerRoot, EditSession, IdMap, WriteConflict
 from ctrlens.rootfs.ids import Accounts
 from tests.unit import rootfs_tree as rt
 
-tree = pytest.fixture(rt.fixture)
-
 
 @pytest.fixture
 def root(tree: rt.Tree):

@@ -7,17 +7,8 @@ import os
 
 import pytest
 
-from ctrlens.rootfs import ENTER, ITEM, LEAVE, ContainerRoot, Openat2Resolver, WalkResolver, walk
+from ctrlens.rootfs import ENTER, ITEM, LEAVE, ContainerRoot, walk
 from tests.unit import rootfs_tree as rt
-
-tree = pytest.fixture(rt.fixture)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def root(tree: rt.Tree, request: pytest.FixtureRequest):
-    res = Openat2Resolver() if request.param == "openat2" else WalkResolver()
-    with ContainerRoot.from_path(tree.root, resolver=res, label="fake") as r:
-        yield r
 
 
 def test_listdir_lstats_and_never_follows(root: ContainerRoot, tree: rt.Tree) -> None:

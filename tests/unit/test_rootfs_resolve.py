@@ -11,20 +11,6 @@ import pytest
 from ctrlens.rootfs import ContainerRoot, Openat2Resolver, UnsafeFile, WalkResolver, _sys, fallback, resolve
 from tests.unit import rootfs_tree as rt
 
-tree = pytest.fixture(rt.fixture)
-RESOLVERS = {"openat2": Openat2Resolver, "walk": WalkResolver}
-
-
-@pytest.fixture(params=sorted(RESOLVERS))
-def resolver(request: pytest.FixtureRequest):
-    return RESOLVERS[request.param]()
-
-
-@pytest.fixture
-def root(tree: rt.Tree, resolver):
-    with ContainerRoot.from_path(tree.root, resolver=resolver, label="fake") as r:
-        yield r
-
 
 @pytest.fixture(autouse=True)
 def _no_hang():

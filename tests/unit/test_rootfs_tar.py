@@ -11,18 +11,9 @@ import tarfile
 
 import pytest
 
-from ctrlens.rootfs import ContainerRoot, Openat2Resolver, WalkResolver, read_tar, write_tar
+from ctrlens.rootfs import ContainerRoot, read_tar, write_tar
 from ctrlens.rootfs.tario import member_path
 from tests.unit import rootfs_tree as rt
-
-tree = pytest.fixture(rt.fixture)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def root(tree: rt.Tree, request: pytest.FixtureRequest):
-    res = Openat2Resolver() if request.param == "openat2" else WalkResolver()
-    with ContainerRoot.from_path(tree.root, resolver=res, label="fake") as r:
-        yield r
 
 
 def _members(data: bytes) -> dict[bytes, tarfile.TarInfo]:

@@ -15,11 +15,9 @@ from ctrlens.rootfs import (
     ContainerRoot,
     ContainerStopped,
     IdMap,
-    Openat2Resolver,
     Owner,
     RootfsError,
     UnsafeFile,
-    WalkResolver,
     make_dirs,
     remove,
     touch,
@@ -27,19 +25,6 @@ from ctrlens.rootfs import (
 )
 from ctrlens.rootfs.atomic import TEMP_PREFIX, overwrite_in_place
 from tests.unit import rootfs_tree as rt
-
-tree = pytest.fixture(rt.fixture)
-
-
-@pytest.fixture(params=["openat2", "walk"])
-def resolver(request: pytest.FixtureRequest):
-    return Openat2Resolver() if request.param == "openat2" else WalkResolver()
-
-
-@pytest.fixture
-def root(tree: rt.Tree, resolver):
-    with ContainerRoot.from_path(tree.root, resolver=resolver, label="fake") as r:
-        yield r
 
 
 @pytest.fixture
