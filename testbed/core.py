@@ -508,33 +508,33 @@ class Testbed:
         self, name: str, *opts: str, cmd: Sequence[str] = DEFAULT_CMD, image: str = DOCKER_IMAGE
     ) -> Started:
         """`docker run -d --name NAME [--network none] OPTS IMAGE CMD`; waits for the init process."""
-        net = () if _has_network_opt(opts) else ("--network", "none")
-        cid = (
-            self.docker("run", "-d", "--name", name, *net, *opts, image, *cmd).stdout.strip().splitlines()[-1]
-        )
-        pid = self._wait_pid(
-            "docker",
-            name,
-            lambda: _pid_or_exit(self.docker("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", cid)),
-            lambda: self.docker("logs", "--tail", "20", cid, check=False).stderr,
-        )
-        return Started("docker", cid, name, pid)
+        return self._run_detached("docker", self.docker, name, opts, cmd, image)
 
     def run_podman(
         self, name: str, *opts: str, cmd: Sequence[str] = DEFAULT_CMD, image: str = PODMAN_IMAGE
     ) -> Started:
         """`podman run -d --name NAME [--network none] OPTS IMAGE CMD` (runc, cgroupfs); waits for init."""
+        return self._run_detached("podman", self.podman, name, opts, cmd, image)
+
+    def _run_detached(
+        self,
+        engine: str,
+        cli: Callable[..., subprocess.CompletedProcess[str]],
+        name: str,
+        opts: Sequence[str],
+        cmd: Sequence[str],
+        image: str,
+    ) -> Started:
+        """Docker and Podman share a CLI: run detached, then wait until inspect names the init's pid."""
         net = () if _has_network_opt(opts) else ("--network", "none")
-        cid = (
-            self.podman("run", "-d", "--name", name, *net, *opts, image, *cmd).stdout.strip().splitlines()[-1]
-        )
+        cid = cli("run", "-d", "--name", name, *net, *opts, image, *cmd).stdout.strip().splitlines()[-1]
         pid = self._wait_pid(
-            "podman",
+            engine,
             name,
-            lambda: _pid_or_exit(self.podman("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", cid)),
-            lambda: self.podman("logs", "--tail", "20", cid, check=False).stderr,
+            lambda: _pid_or_exit(cli("inspect", "-f", "{{.State.Status}} {{.State.Pid}}", cid)),
+            lambda: cli("logs", "--tail", "20", cid, check=False).stderr,
         )
-        return Started("podman", cid, name, pid)
+        return Started(engine, cid, name, pid)
 
     def run_ctr(
         self,
