@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import AmbiguousRef, NotFound
@@ -53,6 +54,25 @@ def resolve_ref(snapshot: Snapshot, ref: str) -> Target:
         f"no container matches {ref!r} (looked for an ID, ID prefix, name or PID among "
         f"{len(containers)} running containers; `ctrlens containers` lists them)"
     )
+
+
+def require_container(ref: str, resolve: Callable[[str], Target]) -> Container:
+    """The container a REF names (or the container of the PID it names); a host process is not found.
+    `resolve` is the command's own (`ctx.resolve`), so every command resolves REFs one way."""
+    target = resolve(ref)
+    if target.container is None:
+        raise NotFound(f"{ref}: process {target.pid} is not in a container")
+    return target.container
+
+
+def require_containers(refs: list[str], resolve: Callable[[str], Target]) -> list[Container]:
+    """Each REF's container once, in the order given."""
+    found: list[Container] = []
+    for ref in refs:
+        container = require_container(ref, resolve)
+        if container not in found:
+            found.append(container)
+    return found
 
 
 def _container_target(snapshot: Snapshot, container: Container) -> Target:

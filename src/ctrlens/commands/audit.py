@@ -78,16 +78,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             raise UsageError(f"no audit rule {args.explain!r} (`ctrlens audit --rules` lists them)")
         ctx.out.write(explain(rule) + "\n")
         return 0
+    from ..refs import require_containers
+
     snapshot = ctx.scan()
-    chosen = None
-    if args.refs:
-        chosen = []
-        for ref in args.refs:
-            target = ctx.resolve(ref)
-            if target.container is None:
-                raise NotFound(f"{ref}: PID {target.pid} is not in a container")
-            if target.container not in chosen:
-                chosen.append(target.container)
+    chosen = require_containers(args.refs, ctx.resolve) if args.refs else None
     audits = audit_snapshot(snapshot, ctx.host, chosen, secrets_scan=not args.no_secrets)
     if args.ignore:
         for audit in audits:

@@ -8,7 +8,7 @@ import stat
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import EXIT_FINDINGS, NotFound
+from ..errors import EXIT_FINDINGS
 from ..output import Column, add_output_option, render_table, safe_text, write_ndjson
 from ..output.jsonrecords import dumps_with_records
 
@@ -78,14 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     from ..diff import NEW_EXECUTABLE, diff_container
     from ..output.progress import Progress
+    from ..refs import require_container
 
     snapshot = ctx.scan()
-    target = ctx.resolve(args.ref)
-    if target.container is None:
-        raise NotFound(f"{args.ref}: process {target.pid} is not in a container")
-    progress = Progress(f"ctrlens diff {target.container.display_name}", ctx.err)
+    container = require_container(args.ref, ctx.resolve)
+    progress = Progress(f"ctrlens diff {container.display_name}", ctx.err)
     try:
-        result = diff_container(snapshot, target.container, ctx.host, hash=args.hash, style=args.like,
+        result = diff_container(snapshot, container, ctx.host, hash=args.hash, style=args.like,
                                 progress=progress.counter("entries walked"))
     finally:
         progress.done()
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     elif args.output == "ndjson":
         write_ndjson(({"container": result.container_id, **c.to_dict()} for c in changes), ctx.out)
     else:
-        _table(ctx, target, result, changes, args.long)
+        _table(ctx, container, result, changes, args.long)
     return _exit_code(args.fail_on, changes, NEW_EXECUTABLE)
 
 
@@ -118,8 +117,8 @@ def _exit_code(fail_on: str | None, changes: list[Any], new_executable: str) -> 
     return 0
 
 
-def _table(ctx: Any, target: Any, result: Any, changes: list[Any], long: bool) -> None:
-    owner = _owner_namer(ctx, target)
+def _table(ctx: Any, container: Any, result: Any, changes: list[Any], long: bool) -> None:
+    owner = _owner_namer(ctx, container.init_pid)
     rows = [_row(c, owner) for c in changes]
     if rows:
         ctx.out.write(render_table(rows, LONG_COLUMNS if long else COLUMNS) + "\n")
@@ -128,7 +127,7 @@ def _table(ctx: Any, target: Any, result: Any, changes: list[Any], long: bool) -
               else f"{s['added']} added, {s['changed']} changed, {s['deleted']} deleted")
     where = (f"layer {result.upperdir}" if result.upperdir
              else f"files touched since {result.since} (heuristic, no image layer)")
-    ctx.error(f"{target.container.display_name}: {counts}; {s['new_executables']} new executable(s); {where}")
+    ctx.error(f"{container.display_name}: {counts}; {s['new_executables']} new executable(s); {where}")
     for limit in result.limitations:
         ctx.error(f"note: {safe_text(limit)}")
 
@@ -159,13 +158,13 @@ def _short_time(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _owner_namer(ctx: Any, target: Any) -> Any:
+def _owner_namer(ctx: Any, pid: int | None) -> Any:
     """Owners as the container sees them: host ids mapped through its user namespace, names from ITS passwd."""
     from ..rootfs.root import ContainerRoot
 
     ids = accounts = None
     # Names are a courtesy: numbers are shown when the container cannot be read.
-    with contextlib.suppress(Exception), ContainerRoot.from_pid(target.pid, proc=ctx.host.proc) as root:
+    with contextlib.suppress(Exception), ContainerRoot.from_pid(pid, proc=ctx.host.proc) as root:
         ids, accounts = root.ids, root.accounts()
 
     def name(uid: int, gid: int) -> str:

@@ -42,19 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from ..errors import EXIT_FINDINGS, UsageError
+    from ..errors import EXIT_FINDINGS
+    from ..refs import require_containers
     from ..secrets import SecretScanner
 
     snapshot = ctx.scan()
-    containers = None
-    if args.refs:
-        containers = []
-        for ref in args.refs:
-            target = ctx.resolve(ref)
-            if target.container is None:
-                raise UsageError(f"{ref}: PID {target.pid} is a host process, not a container")
-            if target.container not in containers:
-                containers.append(target.container)
+    containers = require_containers(args.refs, ctx.resolve) if args.refs else None
     scanner = SecretScanner(snapshot, proc=ctx.host.proc)
     reports = scanner.scan_all(containers)
     denied = sum(r.processes_denied for r in reports)

@@ -6,7 +6,7 @@ import argparse
 import re
 from typing import Any
 
-from ..errors import EXIT_FINDINGS, NotFound, UsageError
+from ..errors import EXIT_FINDINGS, UsageError
 from ..output import safe_text, write_json
 
 NAME = "snapshot"
@@ -97,15 +97,15 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
     from ..snapshot.bundle import check_destination
 
     check_destination(args.output, args.force)  # fail before the capture, not after it
+    from ..refs import require_container
+
     snapshot = ctx.scan()
-    target = ctx.resolve(args.ref)
-    if target.container is None:
-        raise NotFound(f"{args.ref}: process {target.pid} is not in a container")
+    container = require_container(args.ref, ctx.resolve)
     options = Options(reveal=args.reveal, force=args.force, max_file_size=args.max_file_size,
                       max_total_size=args.max_total_size, files=args.files, hash=args.hash, style=args.like)
-    progress = Progress(f"ctrlens snapshot {target.container.display_name}", ctx.err)
+    progress = Progress(f"ctrlens snapshot {container.display_name}", ctx.err)
     try:
-        report = take_snapshot(snapshot, target.container, ctx.host, args.output, options, progress.update)
+        report = take_snapshot(snapshot, container, ctx.host, args.output, options, progress.update)
     finally:
         progress.done()
     d = report.diff_summary
