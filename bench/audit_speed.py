@@ -72,13 +72,18 @@ def start_fleet(bed, count: int, jobs: int) -> list:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--containers", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=6, help="containers started in parallel")
     args = parser.parse_args()
     if os.geteuid() != 0:
-        print("bench/audit_speed.py: needs root (it starts containers and reads every /proc/PID)", file=sys.stderr)
+        print(
+            "bench/audit_speed.py: needs root (it starts containers and reads every /proc/PID)",
+            file=sys.stderr,
+        )
         return 2
     from testbed import Testbed
 
@@ -102,8 +107,12 @@ def main() -> int:
         print(f"in process, {count} containers (after one scan):")
         print(f"{'':<44} {'seconds':>8} {'ms/ctr':>7}")
         print(f"{'scan (what ps does)':<44} {scan_s:>8.3f} {1000 * scan_s / max(count, 1):>7.2f}")
-        print(f"{'audit_snapshot, secrets off':<44} {audit_plain:>8.3f} {1000 * audit_plain / max(count, 1):>7.2f}")
-        print(f"{'audit_snapshot, secrets on':<44} {audit_full:>8.3f} {1000 * audit_full / max(count, 1):>7.2f}")
+        print(
+            f"{'audit_snapshot, secrets off':<44} {audit_plain:>8.3f} {1000 * audit_plain / max(count, 1):>7.2f}"
+        )
+        print(
+            f"{'audit_snapshot, secrets on':<44} {audit_full:>8.3f} {1000 * audit_full / max(count, 1):>7.2f}"
+        )
         verdict = "meets" if full < 3 * ps else "MISSES"
         print(f"\nfull audit / ps = {full / ps:.2f} ({verdict} the < 3× bar)")
     finally:

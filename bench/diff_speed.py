@@ -74,7 +74,9 @@ def median_seconds(fn: Callable[[], object], runs: int, daemon: int | None = Non
 
 
 def ctrlens_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, check=True
+    )
 
 
 def bench_engine(bed, engine: str, files: int, runs: int, dockerd: int | None) -> list[tuple]:
@@ -103,21 +105,42 @@ def bench_engine(bed, engine: str, files: int, runs: int, dockerd: int | None) -
         assert container is not None
         daemon = dockerd if engine == "docker" else None
         return [
-            (f"{engine} diff", engine, theirs, median_seconds(lambda: engine_cli("diff", started.id), runs, daemon)),
-            ("ctrlens diff -o json", engine, mine,
-             median_seconds(lambda: ctrlens_cli("diff", started.name, "-o", "json"), runs)),
-            ("ctrlens diff --hash -o json", engine, mine,
-             median_seconds(lambda: ctrlens_cli("diff", started.name, "--hash", "-o", "json"), runs)),
-            ("diff_container() in process", engine, mine,
-             median_seconds(lambda: diff_container(snapshot, container, host), runs)),
+            (
+                f"{engine} diff",
+                engine,
+                theirs,
+                median_seconds(lambda: engine_cli("diff", started.id), runs, daemon),
+            ),
+            (
+                "ctrlens diff -o json",
+                engine,
+                mine,
+                median_seconds(lambda: ctrlens_cli("diff", started.name, "-o", "json"), runs),
+            ),
+            (
+                "ctrlens diff --hash -o json",
+                engine,
+                mine,
+                median_seconds(lambda: ctrlens_cli("diff", started.name, "--hash", "-o", "json"), runs),
+            ),
+            (
+                "diff_container() in process",
+                engine,
+                mine,
+                median_seconds(lambda: diff_container(snapshot, container, host), runs),
+            ),
         ]
     finally:
         bed.remove(started)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=10_000, help="files to add in the container (default 10000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--files", type=int, default=10_000, help="files to add in the container (default 10000)"
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per tool; the median is shown (default 5)")
     parser.add_argument("--engines", default="docker,podman", help="comma-separated: docker, podman")
     args = parser.parse_args()
@@ -136,11 +159,15 @@ def main() -> int:
         if tool.endswith(" diff") and not tool.startswith("ctrlens"):
             baseline[engine] = (wall, cpu)
         bw, bc = baseline.get(engine, (float("nan"), float("nan")))
-        print(f"{tool:<30} {engine:<7} {count:>8} {wall:>8.3f} {wall / bw:>6.2f}x {cpu:>8.3f} {cpu / bc:>6.2f}x")
-    print(f"\nmedian of {args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
-          f"python {sys.version.split()[0]} ({sys.executable}).\n"
-          "cpu = the tool's own CPU time: client and children, plus dockerd's for docker diff (podman does its "
-          "work in its own process). diff_container() runs in this process, after one scan.")
+        print(
+            f"{tool:<30} {engine:<7} {count:>8} {wall:>8.3f} {wall / bw:>6.2f}x {cpu:>8.3f} {cpu / bc:>6.2f}x"
+        )
+    print(
+        f"\nmedian of {args.runs} runs; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        f"python {sys.version.split()[0]} ({sys.executable}).\n"
+        "cpu = the tool's own CPU time: client and children, plus dockerd's for docker diff (podman does its "
+        "work in its own process). diff_container() runs in this process, after one scan."
+    )
     return 0
 
 

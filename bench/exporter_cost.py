@@ -86,11 +86,17 @@ def remove_fleet(tb, started: list) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--containers", type=int, default=200, help="containers to start (default 200)")
     parser.add_argument("--scrapes", type=int, default=20, help="warm scrapes to time (default 20)")
-    parser.add_argument("--idle", type=float, default=60.0, help="seconds of the idle CPU measure (default 60)")
-    parser.add_argument("--interval", type=float, default=15.0, help="scrape interval for idle CPU (default 15)")
+    parser.add_argument(
+        "--idle", type=float, default=60.0, help="seconds of the idle CPU measure (default 60)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=15.0, help="scrape interval for idle CPU (default 15)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("exporter_cost: needs root (the testbed and a full /proc view)", file=sys.stderr)
@@ -106,9 +112,23 @@ def main() -> int:
     port = free_port()
     load_before = os.getloadavg()[0]
     launched = time.perf_counter()
-    serve = subprocess.Popen([sys.executable, "-m", "ctrlens.cli", "serve", "--listen", f"127.0.0.1:{port}",
-                              "--cache-ttl", "0", "--slow-budget", "60"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ctrlens.cli",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--cache-ttl",
+            "0",
+            "--slow-budget",
+            "60",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/metrics"
     rows: list[tuple[str, str, str]] = []
     try:
@@ -124,8 +144,13 @@ def main() -> int:
                 time.sleep(0.05)
         startup = time.perf_counter() - launched
         first, body = scrape(url)
-        total = int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                        if line.startswith("ctrlens_containers{")))
+        total = int(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in body.splitlines()
+                if line.startswith("ctrlens_containers{")
+            )
+        )
         series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
         warm, collection = [], []
         cpu_before = cpu_seconds(serve.pid)
@@ -146,11 +171,25 @@ def main() -> int:
         idle_cpu = (cpu_seconds(serve.pid) - before) / (time.monotonic() - began) * 100
         rss_after = status_kb(serve.pid, "VmRSS") / 1024
 
-        docker = [*tb._docker_cmd(), "stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}}"]
+        docker = [
+            *tb._docker_cmd(),
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.CPUPerc}} {{.MemUsage}}",
+        ]
         docker_stats = timed(docker, tb._docker_env())
         docker_ps = timed([*tb._docker_cmd(), "ps", "-q"], tb._docker_env())
-        walk = timed([sys.executable, "-c", ("import psutil\n"
-                      "for p in psutil.process_iter(['pid', 'cmdline', 'memory_info', 'cpu_times']): pass")])
+        walk = timed(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import psutil\n"
+                    "for p in psutil.process_iter(['pid', 'cmdline', 'memory_info', 'cpu_times']): pass"
+                ),
+            ]
+        )
 
         rows = [
             ("containers on the host (all runtimes)", f"{total}", ""),
@@ -163,8 +202,11 @@ def main() -> int:
             ("warm scrape: exporter CPU time (mean)", f"{cpu_per_scrape * 1000:.0f} ms", "< 250 ms"),
             ("exporter RSS after scrapes", f"{rss:.1f} MB", "< 100 MB"),
             ("exporter peak RSS (VmHWM)", f"{hwm:.1f} MB", "< 100 MB"),
-            (f"idle CPU, 1 scrape / {args.interval:g} s over {args.idle:g} s", f"{idle_cpu:.2f} % of a core",
-             "< 1 %"),
+            (
+                f"idle CPU, 1 scrape / {args.interval:g} s over {args.idle:g} s",
+                f"{idle_cpu:.2f} % of a core",
+                "< 1 %",
+            ),
             ("exporter RSS after idle", f"{rss_after:.1f} MB", ""),
             ("docker stats --no-stream (engine API)", f"{docker_stats * 1000:.0f} ms", "reference"),
             ("docker ps -q (engine API)", f"{docker_ps * 1000:.0f} ms", "reference"),
@@ -176,8 +218,10 @@ def main() -> int:
         print("removing the containers…", file=sys.stderr, flush=True)
         remove_fleet(tb, fleet)
     width = max(len(r[0]) for r in rows)
-    print(f"ctrlens serve cost, {args.containers} bench containers, {os.cpu_count()} cores, "
-          f"load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"ctrlens serve cost, {args.containers} bench containers, {os.cpu_count()} cores, "
+        f"load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at the end"
+    )
     print(f"{'what':<{width}}  {'figure':>22}  target")
     for what, figure, target in rows:
         print(f"{what:<{width}}  {figure:>22}  {target}")

@@ -49,7 +49,7 @@ def make_source(path: Path, size_mib: int) -> None:
     with open("/dev/urandom", "rb") as rnd, open(path, "wb") as out:
         block = rnd.read(1 << 20)
         # Rotated copies: not all the same MiB, so nothing can dedup or compress it away.
-        out.writelines(block[i % 7:] + block[: i % 7] for i in range(size_mib))
+        out.writelines(block[i % 7 :] + block[: i % 7] for i in range(size_mib))
 
 
 def main() -> int:
@@ -82,21 +82,49 @@ def main() -> int:
             bed.docker(*a)  # Debian's docker client against the testbed's dockerd
 
         rows: list[tuple[str, float]] = []
-        rows.append(("cp (host -> host)", timed(lambda: run("cp", str(src), str(host_out)), rm_host, args.runs)))
-        rows.append(("ctrlens fs cp host -> ctr", timed(
-            lambda: run(ctrlens, "fs", "cp", str(src), f"{c.name}:{ctr_path}"), rm_ctr, args.runs)))
+        rows.append(
+            ("cp (host -> host)", timed(lambda: run("cp", str(src), str(host_out)), rm_host, args.runs))
+        )
+        rows.append(
+            (
+                "ctrlens fs cp host -> ctr",
+                timed(lambda: run(ctrlens, "fs", "cp", str(src), f"{c.name}:{ctr_path}"), rm_ctr, args.runs),
+            )
+        )
         assert filecmp.cmp(src, f"/proc/{c.pid}/root{ctr_path}", shallow=False)
-        rows.append(("ctrlens fs cp ctr -> host", timed(
-            lambda: run(ctrlens, "fs", "cp", f"{c.name}:{ctr_path}", str(host_out)), rm_host, args.runs)))
+        rows.append(
+            (
+                "ctrlens fs cp ctr -> host",
+                timed(
+                    lambda: run(ctrlens, "fs", "cp", f"{c.name}:{ctr_path}", str(host_out)),
+                    rm_host,
+                    args.runs,
+                ),
+            )
+        )
         assert filecmp.cmp(src, host_out, shallow=False)
         with ContainerRoot.from_pid(c.pid, label=c.name) as root:
-            rows.append(("rootfs copy_in (library)", timed(lambda: copy_in(root, src, ctr_path), rm_ctr, args.runs)))
-            rows.append(("rootfs copy_out (library)", timed(lambda: copy_out(root, ctr_path, host_out), rm_host,
-                                                            args.runs)))
-        rows.append(("docker cp host -> ctr", timed(lambda: dk("cp", str(src), f"{c.name}:{ctr_path}"), rm_ctr,
-                                                    args.runs)))
-        rows.append(("docker cp ctr -> host", timed(lambda: dk("cp", f"{c.name}:{ctr_path}", str(host_out)),
-                                                    rm_host, args.runs)))
+            rows.append(
+                ("rootfs copy_in (library)", timed(lambda: copy_in(root, src, ctr_path), rm_ctr, args.runs))
+            )
+            rows.append(
+                (
+                    "rootfs copy_out (library)",
+                    timed(lambda: copy_out(root, ctr_path, host_out), rm_host, args.runs),
+                )
+            )
+        rows.append(
+            (
+                "docker cp host -> ctr",
+                timed(lambda: dk("cp", str(src), f"{c.name}:{ctr_path}"), rm_ctr, args.runs),
+            )
+        )
+        rows.append(
+            (
+                "docker cp ctr -> host",
+                timed(lambda: dk("cp", f"{c.name}:{ctr_path}", str(host_out)), rm_host, args.runs),
+            )
+        )
         assert filecmp.cmp(src, host_out, shallow=False)
     finally:
         bed.remove(c)

@@ -50,11 +50,12 @@ def docker_gather(bed) -> None:
         bed.docker("top", cid, "-eo", "pid,ppid,user,args", check=False)  # a container may stop meanwhile
 
 
-
 def c_scan_seconds(rounds: int = 20) -> tuple[int, float]:
     exe = Path(tempfile.gettempdir()) / "ctrlens-scan-reads"
     subprocess.run(["cc", "-O2", "-o", str(exe), str(REPO / "bench" / "scan_reads.c")], check=True)
-    count, secs = subprocess.run([str(exe), str(rounds)], capture_output=True, text=True, check=True).stdout.split()
+    count, secs = subprocess.run(
+        [str(exe), str(rounds)], capture_output=True, text=True, check=True
+    ).stdout.split()
     return int(count), float(secs)
 
 
@@ -75,7 +76,9 @@ def python_scan_seconds(rounds: int = 20) -> tuple[int, float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--containers", default="0,50,200")
     parser.add_argument("--host-procs", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
@@ -103,7 +106,19 @@ def main() -> int:
             t_psutil = timed([sys.executable, "-c", PSUTIL_SNIPPET], args.runs)
             n_c, c_secs = c_scan_seconds()
             n_py, py_reads, py_full = python_scan_seconds()
-            rows.append((running, nproc, t_ctrlens, t_ps, t_docker, t_psutil, c_secs / n_c, py_reads / n_py, py_full / n_py))
+            rows.append(
+                (
+                    running,
+                    nproc,
+                    t_ctrlens,
+                    t_ps,
+                    t_docker,
+                    t_psutil,
+                    c_secs / n_c,
+                    py_reads / n_py,
+                    py_full / n_py,
+                )
+            )
     finally:
         for proc in sleepers:
             proc.kill()
@@ -113,16 +128,22 @@ def main() -> int:
             bed.remove(s)
     print()
     print("end to end, median wall seconds (ratio = ctrlens / other)")
-    print(f"{'ctrs':>5} {'procs':>6} {'ctrlens ps':>11} {'ps -e':>8} {'ratio':>6} {'docker CLI':>11} {'ratio':>6} "
-          f"{'psutil':>8} {'ratio':>6}")
+    print(
+        f"{'ctrs':>5} {'procs':>6} {'ctrlens ps':>11} {'ps -e':>8} {'ratio':>6} {'docker CLI':>11} {'ratio':>6} "
+        f"{'psutil':>8} {'ratio':>6}"
+    )
     for r in rows:
-        print(f"{r[0]:>5} {r[1]:>6} {r[2]:>11.3f} {r[3]:>8.3f} {r[2] / r[3]:>6.2f} {r[4]:>11.3f} {r[2] / r[4]:>6.3f} "
-              f"{r[5]:>8.3f} {r[2] / r[5]:>6.2f}")
+        print(
+            f"{r[0]:>5} {r[1]:>6} {r[2]:>11.3f} {r[3]:>8.3f} {r[2] / r[3]:>6.2f} {r[4]:>11.3f} {r[2] / r[4]:>6.3f} "
+            f"{r[5]:>8.3f} {r[2] / r[5]:>6.2f}"
+        )
     print()
     print("in-process scan cost per process (microseconds)")
     print(f"{'ctrs':>5} {'C reads':>8} {'py reads':>9} {'ratio':>6} {'py full scan':>13} {'ratio':>6}")
     for r in rows:
-        print(f"{r[0]:>5} {r[6] * 1e6:>8.1f} {r[7] * 1e6:>9.1f} {r[7] / r[6]:>6.2f} {r[8] * 1e6:>13.1f} {r[8] / r[6]:>6.2f}")
+        print(
+            f"{r[0]:>5} {r[6] * 1e6:>8.1f} {r[7] * 1e6:>9.1f} {r[7] / r[6]:>6.2f} {r[8] * 1e6:>13.1f} {r[8] / r[6]:>6.2f}"
+        )
     return 0
 
 

@@ -54,9 +54,13 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS)
-    parser.add_argument("--errors", action="store_true", help="list misclassified rows (names only, no values)")
+    parser.add_argument(
+        "--errors", action="store_true", help="list misclassified rows (names only, no values)"
+    )
     args = parser.parse_args()
 
     rows = load(args.corpus)

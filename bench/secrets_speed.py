@@ -22,7 +22,9 @@ from _timing import ctrlens_command, precompile, timed
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--containers", type=int, default=200)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -37,11 +39,19 @@ def main() -> int:
     started = []
     try:
         for i in range(args.containers):
-            started.append(bed.run_docker(
-                f"bench-secrets-{i}",
-                "-e", "LANG=C.UTF-8", "-e", "APP_VERSION=1.2.3", "-e", f"DB_PASSWORD=pw-{i}-x9Kq2",
-                "-e", f"GITHUB_TOKEN=ghp_{'a1B2c3D4e5' * 3}{i:06d}",
-            ))
+            started.append(
+                bed.run_docker(
+                    f"bench-secrets-{i}",
+                    "-e",
+                    "LANG=C.UTF-8",
+                    "-e",
+                    "APP_VERSION=1.2.3",
+                    "-e",
+                    f"DB_PASSWORD=pw-{i}-x9Kq2",
+                    "-e",
+                    f"GITHUB_TOKEN=ghp_{'a1B2c3D4e5' * 3}{i:06d}",
+                )
+            )
         running = len(bed.docker("ps", "-q").stdout.split())
         nproc = sum(1 for d in os.listdir("/proc") if d.isdigit())
         t_ps = timed([*ctrlens, "ps", "-o", "json"], args.runs, check=False)

@@ -47,6 +47,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # -- the fixture host -------------------------------------------------------------------------------------------
 
+
 class Fixture:
     """A host root with `containers` Docker containers and `processes` processes in total."""
 
@@ -70,8 +71,9 @@ class Fixture:
             self._process(3 + i, 2, f"kworker/{i}:0", [], "/", kernel=True)
         next_pid = 100
         self._process(next_pid, 1, "containerd", ["/usr/bin/containerd"], "/system.slice/containerd.service")
-        self._process(next_pid + 1, 1, "dockerd", ["/usr/bin/dockerd", "-H", "fd://"],
-                      "/system.slice/docker.service")
+        self._process(
+            next_pid + 1, 1, "dockerd", ["/usr/bin/dockerd", "-H", "fd://"], "/system.slice/docker.service"
+        )
         next_pid += 2
         per = max((self.processes - kthreads - 4 - self.containers * 1) // max(self.containers, 1), 1)
         host_left = self.processes - kthreads - 4 - self.containers * (1 + per)
@@ -80,41 +82,102 @@ class Fixture:
             name = f"svc-{c:03d}"
             cgroup = f"/docker/{cid}"
             shim = next_pid
-            self._process(shim, 1, "containerd-shim", ["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby",
-                          "-id", cid, "-address", "/run/containerd/containerd.sock"], "/system.slice/containerd.service")
+            self._process(
+                shim,
+                1,
+                "containerd-shim",
+                [
+                    "/usr/bin/containerd-shim-runc-v2",
+                    "-namespace",
+                    "moby",
+                    "-id",
+                    cid,
+                    "-address",
+                    "/run/containerd/containerd.sock",
+                ],
+                "/system.slice/containerd.service",
+            )
             ns = 4026532000 + c
             init = shim + 1
-            self._process(init, shim, "nginx", ["nginx: master process nginx -g daemon off;"], cgroup,
-                          pid_ns=ns, nspid=1)
+            self._process(
+                init,
+                shim,
+                "nginx",
+                ["nginx: master process nginx -g daemon off;"],
+                cgroup,
+                pid_ns=ns,
+                nspid=1,
+            )
             for w in range(per - 1):
-                self._process(init + 1 + w, init, "nginx", [f"nginx: worker process {w}"], cgroup,
-                              pid_ns=ns, nspid=2 + w)
+                self._process(
+                    init + 1 + w,
+                    init,
+                    "nginx",
+                    [f"nginx: worker process {w}"],
+                    cgroup,
+                    pid_ns=ns,
+                    nspid=2 + w,
+                )
             self._docker_meta(cid, name)
             self._cgroup_dir(cgroup)
             next_pid = init + per + 3
         for h in range(max(host_left, 0)):
-            self._process(next_pid + h, 1, f"daemon{h}", [f"/usr/sbin/daemon{h}", "--config", f"/etc/d{h}.conf"],
-                          "/system.slice/daemons.service")
+            self._process(
+                next_pid + h,
+                1,
+                f"daemon{h}",
+                [f"/usr/sbin/daemon{h}", "--config", f"/etc/d{h}.conf"],
+                "/system.slice/daemons.service",
+            )
 
-    def _process(self, pid: int, ppid: int, comm: str, argv: list[str], cgroup: str, *, kernel: bool = False,
-                 pid_ns: int = HOST_PID_NS, nspid: int | None = None) -> None:
+    def _process(
+        self,
+        pid: int,
+        ppid: int,
+        comm: str,
+        argv: list[str],
+        cgroup: str,
+        *,
+        kernel: bool = False,
+        pid_ns: int = HOST_PID_NS,
+        nspid: int | None = None,
+    ) -> None:
         d = self.root / "proc" / str(pid)
         d.mkdir()
         ticks = self.rng.randrange(0, 10_000)
         rss = 0 if kernel else self.rng.randrange(200, 20000)
-        (d / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 100 0 0 0 {ticks // 2} "
-                                f"{ticks - ticks // 2} 0 0 20 0 1 0 {1000 + pid} 12345678 {rss} 18446744073709551615\n")
+        (d / "stat").write_text(
+            f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 100 0 0 0 {ticks // 2} "
+            f"{ticks - ticks // 2} 0 0 20 0 1 0 {1000 + pid} 12345678 {rss} 18446744073709551615\n"
+        )
         (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + (b"\0" if argv else b""))
         if self.cgroup == "v2":
             cg = f"0::{cgroup}\n"
         else:
-            cg = "".join(f"{i}:{c}:{cgroup}\n" for i, c in enumerate(
-                ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "name=systemd"), 1))
+            cg = "".join(
+                f"{i}:{c}:{cgroup}\n"
+                for i, c in enumerate(
+                    (
+                        "cpu",
+                        "cpuacct",
+                        "cpuset",
+                        "memory",
+                        "devices",
+                        "freezer",
+                        "blkio",
+                        "pids",
+                        "name=systemd",
+                    ),
+                    1,
+                )
+            )
             cg += f"0::{cgroup}\n"
         (d / "cgroup").write_text(cg)
         ns_ids = f"{pid}\t{nspid}" if nspid is not None else f"{pid}"
-        (d / "status").write_text(f"Name:\t{comm}\nState:\tS (sleeping)\nPid:\t{pid}\nPPid:\t{ppid}\n"
-                                  f"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t{ns_ids}\n")
+        (d / "status").write_text(
+            f"Name:\t{comm}\nState:\tS (sleeping)\nPid:\t{pid}\nPPid:\t{ppid}\n"
+            f"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t{ns_ids}\n"
+        )
         ns = d / "ns"
         ns.mkdir()
         os.symlink(f"pid:[{pid_ns}]", ns / "pid")
@@ -124,14 +187,25 @@ class Fixture:
     def _docker_meta(self, cid: str, name: str) -> None:
         d = self.root / "var/lib/docker/containers" / cid
         d.mkdir(parents=True)
-        (d / "config.v2.json").write_text(json.dumps({
-            "ID": cid, "Name": "/" + name, "Created": "2026-11-24T10:00:00.123456789Z", "RestartCount": 0,
-            "Config": {"Image": "nginx:1.27", "Env": ["PATH=/usr/bin", "DB_PASSWORD=fixture"],
-                       "Labels": {"com.example.team": "web", "com.example.tier": "front"}},
-            "State": {"Running": True, "Pid": 0, "StartedAt": "2026-11-24T10:00:01.5Z"},
-        }))
-        (d / "hostconfig.json").write_text(json.dumps({"RestartPolicy": {"Name": "unless-stopped",
-                                                                         "MaximumRetryCount": 0}}))
+        (d / "config.v2.json").write_text(
+            json.dumps(
+                {
+                    "ID": cid,
+                    "Name": "/" + name,
+                    "Created": "2026-11-24T10:00:00.123456789Z",
+                    "RestartCount": 0,
+                    "Config": {
+                        "Image": "nginx:1.27",
+                        "Env": ["PATH=/usr/bin", "DB_PASSWORD=fixture"],
+                        "Labels": {"com.example.team": "web", "com.example.tier": "front"},
+                    },
+                    "State": {"Running": True, "Pid": 0, "StartedAt": "2026-11-24T10:00:01.5Z"},
+                }
+            )
+        )
+        (d / "hostconfig.json").write_text(
+            json.dumps({"RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0}})
+        )
 
     def _cgroup_mounts(self) -> None:
         base = self.root / "sys/fs/cgroup"
@@ -154,8 +228,10 @@ class Fixture:
             (d / "cpu.stat").write_text(f"usage_usec {usage // 1000}\nuser_usec 1\nsystem_usec 1\n")
             (d / "memory.current").write_text(f"{mem}\n")
             (d / "memory.max").write_text("max\n")
-            (d / "memory.stat").write_text(f"anon {mem // 2}\nfile {mem // 2}\ninactive_file {mem // 8}\n" +
-                                           "".join(f"stat_{i} {i}\n" for i in range(40)))
+            (d / "memory.stat").write_text(
+                f"anon {mem // 2}\nfile {mem // 2}\ninactive_file {mem // 8}\n"
+                + "".join(f"stat_{i} {i}\n" for i in range(40))
+            )
         else:
             cpu_dir = base / "cpuacct" / cgroup.lstrip("/")
             cpu_dir.mkdir(parents=True)
@@ -164,8 +240,9 @@ class Fixture:
             mem_dir.mkdir(parents=True)
             (mem_dir / "memory.usage_in_bytes").write_text(f"{mem}\n")
             (mem_dir / "memory.limit_in_bytes").write_text("9223372036854771712\n")
-            (mem_dir / "memory.stat").write_text("".join(f"stat_{i} {i}\n" for i in range(30)) +
-                                                 f"total_inactive_file {mem // 8}\n")
+            (mem_dir / "memory.stat").write_text(
+                "".join(f"stat_{i} {i}\n" for i in range(30)) + f"total_inactive_file {mem // 8}\n"
+            )
 
 
 def counter_files(root: str) -> tuple[list[Path], list[Path]]:
@@ -206,6 +283,7 @@ def ticker_main(root: str, interval: float) -> None:
 
 
 # -- measurements -----------------------------------------------------------------------------------------------
+
 
 def rss_mb(pid: int | str = "self") -> tuple[float, float]:
     """VmRSS and VmHWM (peak) in MB."""
@@ -249,8 +327,12 @@ def pipeline(root: str, fixture: bool, refreshes: int) -> tuple[list[float], int
 
 def headless(root: str, refreshes: int) -> tuple[float, float, float]:
     """The headless app in a fresh interpreter, so its memory is its own."""
-    out = subprocess.run([sys.executable, __file__, "--_headless", root, str(refreshes)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--_headless", root, str(refreshes)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     cpu, rss, peak = json.loads(out.strip().splitlines()[-1])
     return cpu, rss, peak
 
@@ -283,11 +365,30 @@ def app_in_tmux(root: str, refreshes: int) -> tuple[float, float, float] | None:
         return None
     session = f"tui-bench-{os.getpid()}"
     exe = shutil.which("ctrlens") or "ctrlens"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    f"{exe} --host-root {root} top --interval 1; sleep 5"], check=True)
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            f"{exe} --host-root {root} top --interval 1; sleep 5",
+        ],
+        check=True,
+    )
     try:
-        shell = int(subprocess.run(["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"], check=True,
-                                   capture_output=True, text=True).stdout.split()[0])
+        shell = int(
+            subprocess.run(
+                ["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()[0]
+        )
         pid = None
         deadline = time.monotonic() + 20
         while pid is None and time.monotonic() < deadline:
@@ -354,9 +455,14 @@ def main() -> int:
     parser.add_argument("--cgroup", choices=("v1", "v2", "both"), default="both")
     parser.add_argument("--no-tmux", action="store_true")
     parser.add_argument("--keep", metavar="DIR", help="build the fixture in DIR and keep it")
-    parser.add_argument("--live-procs", type=int, default=0, metavar="N",
-                        help="also measure on the real /proc with N extra host processes (a copy of sleep named "
-                             "tui-bench-sleep, killed at the end): real procfs costs at scale")
+    parser.add_argument(
+        "--live-procs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure on the real /proc with N extra host processes (a copy of sleep named "
+        "tui-bench-sleep, killed at the end): real procfs costs at scale",
+    )
     parser.add_argument("--_ticker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--_headless", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -396,8 +502,15 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
     live, n_containers, n_procs = pipeline("/", False, args.refreshes)
     mean = sum(live) / len(live)
-    rows.append((f"live /proc {n_containers} ctrs / {n_procs} procs", "pipeline", f"{mean:.0f}", f"{max(live):.0f}",
-                 "-"))
+    rows.append(
+        (
+            f"live /proc {n_containers} ctrs / {n_procs} procs",
+            "pipeline",
+            f"{mean:.0f}",
+            f"{max(live):.0f}",
+            "-",
+        )
+    )
     if args.live_procs:
         with sleepers(args.live_procs):
             live, n_containers, n_procs = pipeline("/", False, args.refreshes)
@@ -409,9 +522,9 @@ def main() -> int:
     print(f"\nctrlens top, one refresh (budget: < {budget_cpu:.0f} ms CPU, < {budget_mb:.0f} MB)\n")
     header = ("host", "what", "CPU ms/refresh", "max ms", "RSS MB")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     for r in rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=False)))
     return 0
 
 

@@ -6,6 +6,7 @@ work after a crash, when half of what it expects is already gone.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -44,10 +45,8 @@ def pid_alive(pid: int | None) -> bool:
     """True if `pid` runs (zombies count as dead; our own zombie children are reaped on the way)."""
     if not pid or pid <= 0:
         return False
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -150,10 +149,8 @@ def processes_of(root: str) -> list[int]:
 
 def signal_all(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def stop_process(pid: int | None, timeout: float) -> bool:

@@ -36,7 +36,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -1127,10 +1127,8 @@ def _down(paths: Paths, log: Callable[[str], None]) -> None:
     t0 = time.monotonic()
     d = paths.dir
     state: dict[str, Any] = {}
-    try:
+    with suppress(OSError, ValueError):
         state = json.loads(paths.state.read_text())
-    except (OSError, ValueError):
-        pass
     cgroups = _cgroups_of(paths)  # before the engines remove the configs that name them
     shim_sockets = _shim_sockets(paths)
     if state:
@@ -1226,10 +1224,8 @@ def _cgroups_of(paths: Paths) -> list[str]:
         if cg and cg.startswith("/"):  # cgroupfs paths only; never touch a systemd slice:scope spec
             found.append(cg)
     for record in paths.kube.glob("*.json"):
-        try:
+        with suppress(OSError, ValueError, KeyError):
             found.append(json.loads(record.read_text())["cgroup"])
-        except (OSError, ValueError, KeyError):
-            pass
     for name in (c.name for c in paths.lxc.glob("*") if (c / "config").is_file()):
         found += [f"/lxc.payload.{name}", f"/lxc.monitor.{name}"]
     return sorted(set(found))

@@ -85,17 +85,33 @@ class _Tar:
 def base_rootfs(out: Path) -> Path:
     """A tarball of the host's Debian python3: enough for pip and ctrlens, nothing else."""
     if not os.path.exists(PYTHON):
-        raise SystemExit(f"{PYTHON} not found: install Debian's python3 (apt-get install python3 python3-pip)")
+        raise SystemExit(
+            f"{PYTHON} not found: install Debian's python3 (apt-get install python3 python3-pip)"
+        )
     dynload = [str(p) for p in Path(STDLIB, "lib-dynload").glob("*.so")]
     with tarfile.open(out, "w") as raw:
         tar = _Tar(raw)
-        for directory in ("tmp", "usr/bin", "usr/local/bin", "usr/local/lib/python3.11/dist-packages", "etc",
-                          "root", "proc", "sys", "dev", "host"):
+        for directory in (
+            "tmp",
+            "usr/bin",
+            "usr/local/bin",
+            "usr/local/lib/python3.11/dist-packages",
+            "etc",
+            "root",
+            "proc",
+            "sys",
+            "dev",
+            "host",
+        ):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
-        for link, target in (("usr/bin/python3", "python3.11"), ("bin", "usr/bin"), ("lib", "usr/lib"),
-                             ("lib64", "usr/lib64")):
+        for link, target in (
+            ("usr/bin/python3", "python3.11"),
+            ("bin", "usr/bin"),
+            ("lib", "usr/lib"),
+            ("lib64", "usr/lib64"),
+        ):
             info = tarfile.TarInfo(link)
             info.type, info.linkname = tarfile.SYMTYPE, target
             tar.addfile(info)
@@ -110,8 +126,10 @@ def base_rootfs(out: Path) -> Path:
         tar.add(STDLIB, arcname=STDLIB.lstrip("/"), skip=_skipped)
         for entry in sorted(Path(DIST_PACKAGES).glob("pip*")):
             tar.add(str(entry), arcname=str(entry).lstrip("/"), skip=lambda arc: "__pycache__" in arc)
-        for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"),
-                           ("etc/group", "root:x:0:\nnogroup:x:65534:\n")):
+        for name, text in (
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
@@ -133,12 +151,29 @@ def ctrlens_wheel(wheels: Path, workdir: Path) -> Path:
         if (REPO / name).exists():
             shutil.copy(REPO / name, tree / name)
     shutil.copytree(REPO / "src", tree / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-    result = subprocess.run([PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                             "--quiet", "--wheel-dir", str(wheels), str(tree)], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(wheels),
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
-        raise SystemExit("building the ctrlens wheel failed (apt-get install python3-setuptools python3-wheel?): "
-                         + result.stderr.strip()[-400:])
+        raise SystemExit(
+            "building the ctrlens wheel failed (apt-get install python3-setuptools python3-wheel?): "
+            + result.stderr.strip()[-400:]
+        )
     return next(wheels.glob("ctrlens-*.whl"))
 
 
@@ -179,9 +214,14 @@ def _marker_holds(marker: str, extras: set[str]) -> bool:
     extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", marker)
     if extra:
         return extra.group(1) in extras
-    env = {"python_version": f"{sys.version_info.major}.{sys.version_info.minor}", "sys_platform": sys.platform,
-           "platform_system": "Linux", "os_name": os.name, "implementation_name": sys.implementation.name,
-           "platform_python_implementation": "CPython"}
+    env = {
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "sys_platform": sys.platform,
+        "platform_system": "Linux",
+        "os_name": os.name,
+        "implementation_name": sys.implementation.name,
+        "platform_python_implementation": "CPython",
+    }
     try:
         from packaging.markers import Marker
 
@@ -230,18 +270,35 @@ def build(docker: Docker, *, tag: str, base_tag: str, workdir: Path, extras: Seq
     for name in requirements(extras):
         repack(name, wheels)
     shutil.copy(HERE / "Containerfile", context / "Containerfile")
-    docker("build", "--network", "none", "--quiet", "--build-arg", f"BASE={base_tag}", "-f",
-           str(context / "Containerfile"), "-t", tag, str(context))
+    docker(
+        "build",
+        "--network",
+        "none",
+        "--quiet",
+        "--build-arg",
+        f"BASE={base_tag}",
+        "-f",
+        str(context / "Containerfile"),
+        "-t",
+        tag,
+        str(context),
+    )
     return docker("image", "inspect", "-f", "{{.Id}}", tag).stdout.strip()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\nusage")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\nusage")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tag", default="ctrlens:dev", help="the image to build (default ctrlens:dev)")
-    parser.add_argument("--base-tag", default="ctrlens-base:local",
-                        help="the imported base image (default ctrlens-base:local)")
-    parser.add_argument("--docker", default="docker", help="the docker CLI, with options (e.g. '--host unix://…')")
+    parser.add_argument(
+        "--base-tag",
+        default="ctrlens-base:local",
+        help="the imported base image (default ctrlens-base:local)",
+    )
+    parser.add_argument(
+        "--docker", default="docker", help="the docker CLI, with options (e.g. '--host unix://…')"
+    )
     args = parser.parse_args()
     cli = shlex.split(args.docker)
 
@@ -252,8 +309,10 @@ def main() -> int:
         try:
             image = build(docker, tag=args.tag, base_tag=args.base_tag, workdir=Path(tmp))
         except subprocess.CalledProcessError as exc:
-            print(f"build_offline: {' '.join(exc.cmd[:3])}… failed: {(exc.stderr or '').strip()[-400:]}",
-                  file=sys.stderr)
+            print(
+                f"build_offline: {' '.join(exc.cmd[:3])}… failed: {(exc.stderr or '').strip()[-400:]}",
+                file=sys.stderr,
+            )
             return 1
     print(f"{args.tag} {image}")
     return 0

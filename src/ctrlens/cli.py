@@ -135,7 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print(file=sys.stderr)
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -146,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("CTRLENS_DEBUG"):
             raise
-        ctx.error(f"internal error: {type(exc).__name__} (run with CTRLENS_DEBUG=1 for details, and report it)")
+        ctx.error(
+            f"internal error: {type(exc).__name__} (run with CTRLENS_DEBUG=1 for details, and report it)"
+        )
         return 70
 
 
 def usage_error(message: str) -> int:
-    print(f"ctrlens: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -69,7 +69,9 @@ class Host:
         except OSError:
             raise UsageError(f"--host-root {self.root}: no proc/ under it; is this a host root?") from None
         if not any(name.isdigit() for name in entries):
-            raise UsageError(f"--host-root {self.root}: {self.proc} holds no processes; is /proc mounted there?")
+            raise UsageError(
+                f"--host-root {self.root}: {self.proc} holds no processes; is /proc mounted there?"
+            )
 
     def host_namespaces(self) -> dict[str, int]:
         """Inode of each host namespace, without reading /proc/1 (often unreadable, even for root)."""

@@ -13,7 +13,9 @@ from typing import Any
 # Roles a process can play next to containers.
 ROLE_SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor
 ROLE_KERNEL = "kernel-thread"
-ROLE_RUNTIME = "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
+ROLE_RUNTIME = (
+    "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
+)
 
 _user_names: dict[int, str] = {}
 
@@ -73,7 +75,7 @@ class Pod:
 
     @property
     def ref(self) -> str | None:
-        """"namespace/name" as kubectl shows it, or the name alone."""
+        """ "namespace/name" as kubectl shows it, or the name alone."""
         if not self.name:
             return None
         return f"{self.namespace}/{self.name}" if self.namespace else self.name

@@ -14,7 +14,9 @@ class RootFs:
     read_only: bool
     upperdir: str | None  # overlay: the container's writable layer, as a host path
     lowerdirs: tuple[str, ...]
-    host_path: str | None  # a bind-mounted directory's path in its filesystem (LXC: /var/lib/lxc/<name>/rootfs)
+    host_path: (
+        str | None
+    )  # a bind-mounted directory's path in its filesystem (LXC: /var/lib/lxc/<name>/rootfs)
     mount_line: MountEntry
 
     def to_dict(self) -> dict[str, object]:

@@ -21,8 +21,12 @@ class NamespaceInfo:
         return self.inode == self.host_inode
 
     def to_dict(self) -> dict[str, object]:
-        return {"type": self.type, "inode": self.inode, "host_inode": self.host_inode,
-                "shared_with_host": self.shared_with_host}
+        return {
+            "type": self.type,
+            "inode": self.inode,
+            "host_inode": self.host_inode,
+            "shared_with_host": self.shared_with_host,
+        }
 
 
 def namespaces_of(handle: ProcHandle, host: Host) -> list[NamespaceInfo]:

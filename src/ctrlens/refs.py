@@ -45,7 +45,9 @@ def resolve_ref(snapshot: Snapshot, ref: str) -> Target:
         return _container_target(snapshot, by_prefix[0])
     if len(by_prefix) > 1:
         raise AmbiguousRef(f"REF {ref!r} is a prefix of {len(by_prefix)} container IDs: {_list(by_prefix)}")
-    by_kube = [c for c in containers if c.pod and ref in (c.kube_container, f"{c.pod.name}/{c.kube_container}")]
+    by_kube = [
+        c for c in containers if c.pod and ref in (c.kube_container, f"{c.pod.name}/{c.kube_container}")
+    ]
     if len(by_kube) == 1:
         return _container_target(snapshot, by_kube[0])
     if ref.isdigit():

@@ -200,7 +200,9 @@ class _Attributor:
                     id=cid,
                     runtime=UNKNOWN,
                     cgroup=proc.cgroup,
-                    evidence=[f"private pid namespace {proc.pid_ns}; no runtime rule matched cgroup {proc.cgroup}"],
+                    evidence=[
+                        f"private pid namespace {proc.pid_ns}; no runtime rule matched cgroup {proc.cgroup}"
+                    ],
                 )
                 self.containers[cid] = container
             self._add(container, proc)

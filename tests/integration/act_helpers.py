@@ -11,11 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 
-def ctrlens(*args: str, timeout: float = 60, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+def ctrlens(
+    *args: str, timeout: float = 60, stdin: int | None = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
     """The installed `ctrlens` command, as a user runs it (no terminal: stdin is /dev/null)."""
     exe = shutil.which("ctrlens") or "ctrlens"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, stdin=stdin,
-                          check=False)
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, timeout=timeout, stdin=stdin, check=False
+    )
 
 
 def ctrlens_json(*args: str) -> Any:

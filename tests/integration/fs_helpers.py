@@ -20,18 +20,26 @@ NOSHELL_PODMAN = "localhost/ctrlens-noshell:fs"
 BUSYBOX = "/usr/bin/busybox"
 
 
-def ctrlens(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+def ctrlens(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
     """The installed `ctrlens`, as a user runs it (bytes out: names and tar streams are not text)."""
     exe = shutil.which("ctrlens") or "ctrlens"
-    return subprocess.run([exe, *args], input=input, capture_output=True, timeout=timeout, check=False,
-                          stdin=None if input is not None else subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [exe, *args],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @contextmanager
 def no_hang(seconds: int) -> Iterator[None]:
     """Fail instead of hanging (a FIFO or device opened by mistake would block forever)."""
+
     def boom(*_: object) -> None:
         raise TimeoutError(f"still running after {seconds}s: something blocked")
 
@@ -74,7 +82,9 @@ class HostMarkers:
             for name in dirnames + filenames:
                 p = os.path.join(dirpath, name)
                 st = os.lstat(p)
-                digest = hashlib.sha256(Path(p).read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else None
+                digest = (
+                    hashlib.sha256(Path(p).read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else None
+                )
                 out[os.path.relpath(p, self.dir)] = (st.st_mode, st.st_size, st.st_mtime_ns, digest)
         return out
 
@@ -102,6 +112,7 @@ def noshell_rootfs_tar(workdir: Path) -> Path:
     (root / "etc" / "app.conf").write_text("listen = 80\nworkers = 2\n")
     out = workdir / "noshell.tar"
     with tarfile.open(out, "w") as tar:
+
         def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
             info.uid = info.gid = 0
             info.uname = info.gname = "root"

@@ -18,7 +18,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SCHEMA = Path(__file__).resolve().parents[1] / "data" / "sarif-schema-2.1.0.json"
-DOCKER_DEFAULT = {"CTRL-USER-ROOT", "CTRL-LIMIT-MEMORY", "CTRL-LIMIT-PIDS", "CTRL-NNP-UNSET", "CTRL-ROOTFS-WRITABLE"}
+DOCKER_DEFAULT = {
+    "CTRL-USER-ROOT",
+    "CTRL-LIMIT-MEMORY",
+    "CTRL-LIMIT-PIDS",
+    "CTRL-NNP-UNSET",
+    "CTRL-ROOTFS-WRITABLE",
+}
 PODMAN_DEFAULT = DOCKER_DEFAULT - {"CTRL-LIMIT-PIDS"}  # podman sets pids.max 2048 by default
 HARDENED = ("--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only", "--user", "65534",
             "--memory", "64m", "--pids-limit", "100")  # fmt: skip
@@ -75,8 +81,11 @@ def fleet(testbed):
     started = {}
     try:
         for key, (run, opts) in specs.items():
-            cmd = ("sh", "-c", "sleep 1000000; :", f"--token={ARG_SECRET}") if key == "secrets" else \
-                ("sleep", "1000000")
+            cmd = (
+                ("sh", "-c", "sleep 1000000; :", f"--token={ARG_SECRET}")
+                if key == "secrets"
+                else ("sleep", "1000000")
+            )
             started[key] = run(f"aud-{key}-{uuid.uuid4().hex[:6]}", *opts, cmd=cmd)
         started["lxc"] = testbed.run_lxc(f"aud-lxc-{uuid.uuid4().hex[:6]}")
         started["kube"] = testbed.run_kube_style(f"aud-pod-{uuid.uuid4().hex[:6]}", "aud-space", "app")
@@ -113,7 +122,9 @@ def test_docker_scenario_has_exactly_its_findings(fleet, report, key, extra):
 def test_hardened_container_comes_out_clean(fleet, report):
     record = report[fleet["hardened"].id]
     assert ids(record) == set()
-    assert {"CTRL-CAP-NONE", "CTRL-ROOTFS-READONLY", "CTRL-SECCOMP-ON", "CTRL-USER-NONROOT"} <= ids(record, "good")
+    assert {"CTRL-CAP-NONE", "CTRL-ROOTFS-READONLY", "CTRL-SECCOMP-ON", "CTRL-USER-NONROOT"} <= ids(
+        record, "good"
+    )
     assert set(record["summary"].values()) <= {"ok", "n/a"}, record["summary"]
     limits = {f["title"] for f in record["findings"] if f["id"] == "CTRL-LIMIT-SET"}
     assert {"memory limit 64 MiB", "pids limit 100"} <= limits
@@ -128,7 +139,8 @@ def test_severities_evidence_and_docker_fixes(fleet, report):
     assert " /var/run/docker.sock rw" in sock["evidence"][0] and sock["cis"] == "5.31"
     sys_admin = one(report[fleet["caps"].id], "CTRL-CAP-SYS-ADMIN")
     assert sys_admin["severity"] == "high" and sys_admin["evidence"] == [
-        f"/proc/{fleet['caps'].pid}/status: CapEff: 00000000a82435fb"]
+        f"/proc/{fleet['caps'].pid}/status: CapEff: 00000000a82435fb"
+    ]
     near = one(report[fleet["privlike"].id], "CTRL-CAP-NEAR-PRIVILEGED")
     assert near["title"].endswith("except PERFMON, BPF, CHECKPOINT_RESTORE")  # docker 20.10 knows caps 0-37
 
@@ -159,15 +171,23 @@ def test_podman_defaults_differ_from_docker(fleet, report):
     assert one(default, "CTRL-USER-ROOT")["fix"].startswith("podman run --user")
     # NET_RAW is in docker's default set, not in podman's: the same cap is a finding only for podman.
     assert ids(report[fleet["p-netraw"].id]) == PODMAN_DEFAULT | {"CTRL-CAP-ADDED"}
-    assert one(report[fleet["p-netraw"].id], "CTRL-CAP-ADDED")["title"] == \
-        "capabilities beyond podman's default 11: NET_RAW"
+    assert (
+        one(report[fleet["p-netraw"].id], "CTRL-CAP-ADDED")["title"]
+        == "capabilities beyond podman's default 11: NET_RAW"
+    )
 
 
 def test_podman_privileged_works_here_and_is_privileged(fleet, report):
     record = report[fleet["p-privileged"].id]
     assert ids(record) == PODMAN_DEFAULT | {
-        "CTRL-CAP-PRIVILEGED", "CTRL-SYS-WRITABLE", "CTRL-DEV-ALL", "CTRL-SECCOMP-DISABLED", "CTRL-PROC-UNMASKED",
-        "CTRL-PROC-WRITABLE", "CTRL-MOUNT-CGROUP-RW"}
+        "CTRL-CAP-PRIVILEGED",
+        "CTRL-SYS-WRITABLE",
+        "CTRL-DEV-ALL",
+        "CTRL-SECCOMP-DISABLED",
+        "CTRL-PROC-UNMASKED",
+        "CTRL-PROC-WRITABLE",
+        "CTRL-MOUNT-CGROUP-RW",
+    }
     priv = one(record, "CTRL-CAP-PRIVILEGED")
     assert priv["severity"] == "high" and any("CapBnd" in e for e in priv["evidence"])
     assert record["summary"]["caps"] == "HIGH"
@@ -183,8 +203,12 @@ def test_podman_user_namespace_root_is_not_host_root(fleet, report):
 def test_lxc_system_container_is_near_privileged_by_default(fleet, report):
     record = report[fleet["lxc"].id]
     assert ids(record) == DOCKER_DEFAULT | {
-        "CTRL-CAP-NEAR-PRIVILEGED", "CTRL-DEV-ALL", "CTRL-SECCOMP-DISABLED", "CTRL-PROC-UNMASKED",
-        "CTRL-PROC-WRITABLE"}
+        "CTRL-CAP-NEAR-PRIVILEGED",
+        "CTRL-DEV-ALL",
+        "CTRL-SECCOMP-DISABLED",
+        "CTRL-PROC-UNMASKED",
+        "CTRL-PROC-WRITABLE",
+    }
     near = one(record, "CTRL-CAP-NEAR-PRIVILEGED")
     assert near["title"].endswith("except SYS_MODULE, SYS_TIME, MAC_OVERRIDE, MAC_ADMIN")
     assert one(record, "CTRL-USER-ROOT")["fix"].startswith("an unprivileged container: lxc.idmap")
@@ -194,7 +218,9 @@ def test_kubernetes_container_gets_securitycontext_fixes(fleet, report):
     record = report[fleet["kube"].id]
     assert ids(record) == DOCKER_DEFAULT - {"CTRL-NNP-UNSET"} | {"CTRL-SECCOMP-DISABLED"}
     assert one(record, "CTRL-USER-ROOT")["fix"].startswith("securityContext.runAsNonRoot")
-    assert one(record, "CTRL-SECCOMP-DISABLED")["fix"] == "securityContext.seccompProfile.type: RuntimeDefault"
+    assert (
+        one(record, "CTRL-SECCOMP-DISABLED")["fix"] == "securityContext.seccompProfile.type: RuntimeDefault"
+    )
     assert one(record, "CTRL-CAP-RUNTIME-DEFAULT")["title"].startswith("containerd's default 14")
 
 
@@ -220,8 +246,10 @@ def test_writable_submount_under_read_only_bind_is_real_and_found(testbed, tmp_p
         started = testbed.run_docker(f"aud-rosub-{uuid.uuid4().hex[:6]}", "-v", f"{top}:/mnt:ro")
         record = audit_json(started.id)[started.id]
         assert ids(record) == DOCKER_DEFAULT | {"CTRL-MOUNT-RW-SUBMOUNT"}
-        assert one(record, "CTRL-MOUNT-RW-SUBMOUNT")["title"] == \
-            "1 host mount(s) writable under read-only /mnt: /mnt/sub"
+        assert (
+            one(record, "CTRL-MOUNT-RW-SUBMOUNT")["title"]
+            == "1 host mount(s) writable under read-only /mnt: /mnt/sub"
+        )
         # What the finding claims: the container writes to the host through the submount, not the top.
         assert testbed.docker("exec", started.id, "touch", "/mnt/sub/proof", check=False).returncode == 0
         assert (top / "sub" / "proof").exists()
@@ -237,7 +265,10 @@ def test_read_only_host_root_bind(testbed):
     try:
         record = audit_json(started.id)[started.id]
         assert ids(record) == DOCKER_DEFAULT | {"CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT"}
-        assert one(record, "CTRL-MOUNT-HOST-PATH")["title"] == "the host's root filesystem mounted read-only at /host"
+        assert (
+            one(record, "CTRL-MOUNT-HOST-PATH")["title"]
+            == "the host's root filesystem mounted read-only at /host"
+        )
     finally:
         testbed.remove(started)
 

@@ -17,13 +17,32 @@ from testbed import unique_name
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-AS_THE_DAEMONSET = ("--rm", "--network", "none", "--pid", "host", "-v", "/:/host:ro", "--read-only",
-                    "--tmpfs", "/tmp", "--cap-drop", "ALL", "--cap-add", "SYS_PTRACE", "--cap-add", "DAC_READ_SEARCH",
-                    "--security-opt", "no-new-privileges")
+AS_THE_DAEMONSET = (
+    "--rm",
+    "--network",
+    "none",
+    "--pid",
+    "host",
+    "-v",
+    "/:/host:ro",
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop",
+    "ALL",
+    "--cap-add",
+    "SYS_PTRACE",
+    "--cap-add",
+    "DAC_READ_SEARCH",
+    "--security-opt",
+    "no-new-privileges",
+)
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("build_offline", REPO / "deploy" / "image" / "build_offline.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_offline", REPO / "deploy" / "image" / "build_offline.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -68,7 +87,9 @@ def test_image_lists_a_known_testbed_container(testbed, image, known):
 def test_image_exports_posture_with_only_its_two_capabilities(testbed, image, known):
     text = run_image(testbed, image, "serve", "--print")  # CTRLENS_HOST_ROOT=/host comes from the image
     lines = [line for line in text.splitlines() if f'id="{known.id}"' in line]
-    assert any(line.startswith("ctrlens_container_info{") and f'name="{known.name}"' in line for line in lines)
+    assert any(
+        line.startswith("ctrlens_container_info{") and f'name="{known.name}"' in line for line in lines
+    )
     # Namespace links need CAP_SYS_PTRACE: present, and --pid host is seen as sharing the host's PID namespace.
     assert f'ctrlens_container_host_namespace{{id="{known.id}",type="pid"}} 1.0' in lines
     assert f'ctrlens_container_host_namespace{{id="{known.id}",type="net"}} 0.0' in lines
@@ -83,7 +104,9 @@ def test_image_without_the_host_mount_fails_in_one_line(testbed, image):
     assert res.stderr.strip().count("\n") == 0 and "--host-root /host" in res.stderr
 
 
-NO_CAPABILITIES = tuple(a for a in AS_THE_DAEMONSET if a not in ("--cap-add", "SYS_PTRACE", "DAC_READ_SEARCH"))
+NO_CAPABILITIES = tuple(
+    a for a in AS_THE_DAEMONSET if a not in ("--cap-add", "SYS_PTRACE", "DAC_READ_SEARCH")
+)
 
 
 def test_capability_table_without_any_capability(testbed, image, known):
@@ -91,9 +114,14 @@ def test_capability_table_without_any_capability(testbed, image, known):
     so in ctrlens_exporter_errors_total instead of exporting wrong values."""
     listed = json.loads(run_image(testbed, image, "containers", "-o", "json", caps=NO_CAPABILITIES))
     assert any(c["id"] == known.id and c["name"] == known.name for c in listed)
-    text = run_image(testbed, image, "serve", "--print", "--skip", "secrets", "--skip", "drift",
-                     caps=NO_CAPABILITIES)
+    text = run_image(
+        testbed, image, "serve", "--print", "--skip", "secrets", "--skip", "drift", caps=NO_CAPABILITIES
+    )
     assert f'ctrlens_container_info{{id="{known.id}"' in text
     assert f'ctrlens_container_host_namespace{{id="{known.id}"' not in text
-    errors = [line for line in text.splitlines() if line.startswith('ctrlens_exporter_errors_total{stage="posture"}')]
+    errors = [
+        line
+        for line in text.splitlines()
+        if line.startswith('ctrlens_exporter_errors_total{stage="posture"}')
+    ]
     assert errors and float(errors[0].split()[-1]) > 0

@@ -20,13 +20,20 @@ REPO = Path(__file__).resolve().parents[2]
 KUSTOMIZE = REPO / "deploy" / "kubernetes"
 DIRS = ["base", "overlays/prometheus-operator", "overlays/annotations", "overlays/watch"]
 KUBE_VERSION = "1.32"  # the kubectl this project ships with; recursiveReadOnly needs 1.30+
-SERVICEMONITOR_SCHEMA = REPO / "tests" / "fixtures" / "schemas" / "servicemonitor-monitoring.coreos.com-v1.json"
+SERVICEMONITOR_SCHEMA = (
+    REPO / "tests" / "fixtures" / "schemas" / "servicemonitor-monitoring.coreos.com-v1.json"
+)
 CAPABILITIES = {"SYS_PTRACE", "DAC_READ_SEARCH"}  # docs/operators.md, "Capabilities per command"
 
 
 def render(directory: str) -> list[dict]:
-    res = subprocess.run(["kubectl", "kustomize", str(KUSTOMIZE / directory)], capture_output=True, text=True, check=False,
-                         timeout=60)
+    res = subprocess.run(
+        ["kubectl", "kustomize", str(KUSTOMIZE / directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     return [doc for doc in yaml.safe_load_all(res.stdout) if doc]
 
@@ -40,8 +47,10 @@ def by_kind(objects: list[dict], kind: str) -> dict:
 def validate(obj: dict) -> None:
     if obj["apiVersion"] == "monitoring.coreos.com/v1":
         schema = json.loads(SERVICEMONITOR_SCHEMA.read_text())
-        errors = [f"{'/'.join(map(str, e.path))}: {e.message}"
-                  for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)]
+        errors = [
+            f"{'/'.join(map(str, e.path))}: {e.message}"
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+        ]
         assert not errors, errors
     else:
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
@@ -63,9 +72,11 @@ def test_the_validators_reject_what_a_cluster_would():
     with pytest.raises(kubernetes_validate.ValidationError):
         validate(bad)
     monitor = by_kind(render("overlays/prometheus-operator"), "ServiceMonitor")
-    for mutate in (lambda m: m["spec"]["endpoints"][0].update(interval="15 seconds"),
-                   lambda m: m["spec"]["endpoints"][0].update(sheme="http"),
-                   lambda m: m["spec"].pop("selector")):
+    for mutate in (
+        lambda m: m["spec"]["endpoints"][0].update(interval="15 seconds"),
+        lambda m: m["spec"]["endpoints"][0].update(sheme="http"),
+        lambda m: m["spec"].pop("selector"),
+    ):
         bad = copy.deepcopy(monitor)
         mutate(bad)
         with pytest.raises(AssertionError):
@@ -75,7 +86,9 @@ def test_the_validators_reject_what_a_cluster_would():
 def test_base_has_daemonset_service_and_no_servicemonitor():
     kinds = sorted(o["kind"] for o in render("base"))
     assert kinds == ["DaemonSet", "Namespace", "Service", "ServiceAccount"]
-    assert all(o["metadata"].get("namespace") == "ctrlens" for o in render("base") if o["kind"] != "Namespace")
+    assert all(
+        o["metadata"].get("namespace") == "ctrlens" for o in render("base") if o["kind"] != "Namespace"
+    )
 
 
 def test_daemonset_reads_the_host_read_only_with_two_capabilities():
@@ -113,7 +126,9 @@ def test_service_and_servicemonitor_select_the_exporter():
     assert monitor["spec"]["namespaceSelector"]["matchNames"] == [service["metadata"]["namespace"]]
     port_name = monitor["spec"]["endpoints"][0]["port"]
     assert port_name in {p["name"] for p in service["spec"]["ports"]}
-    container_ports = {p["name"]: p["containerPort"] for p in daemonset["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    container_ports = {
+        p["name"]: p["containerPort"] for p in daemonset["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
     assert container_ports[port_name] == 9648
 
 
@@ -132,13 +147,17 @@ def test_servicemonitor_keeps_the_exporters_pod_and_namespace_labels():
 
 def test_alert_rules_pass_promtool():
     rules = REPO / "deploy" / "prometheus" / "ctrlens-alerts.yaml"
-    res = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True, text=True, timeout=60,
-                         check=False)
+    res = subprocess.run(
+        ["promtool", "check", "rules", str(rules)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout
 
 
 def test_annotations_overlay_marks_the_pod_for_scraping():
     pod_meta = by_kind(render("overlays/annotations"), "DaemonSet")["spec"]["template"]["metadata"]
-    assert pod_meta["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "9648",
-                                       "prometheus.io/path": "/metrics"}
+    assert pod_meta["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9648",
+        "prometheus.io/path": "/metrics",
+    }

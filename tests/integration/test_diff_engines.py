@@ -33,8 +33,13 @@ chmod 600 /bin/busybox
 
 
 def ctrlens(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def ctrlens_diff_json(ref: str, *args: str) -> dict:
@@ -77,9 +82,17 @@ def test_docker_diff_and_ctrlens_diff_list_the_same_changes(testbed, docker_chan
     assert record["method"] == "overlay" and record["style"] == "docker"
     assert changes(record) == theirs
     # The scenario's landmarks, as docker reports them (so the comparison above is not vacuous).
-    assert {("A", "/tmp/dropped-bin"), ("C", "/etc/passwd"), ("D", "/etc/group"), ("D", "/bin/ls"),
-            ("C", "/usr/sbin"), ("D", "/usr/sbin/arping"), ("C", "/usr/sbin/httpd"), ("A", "/usr/sbin/fresh"),
-            ("A", "/opt/app/conf/app.ini")} <= theirs
+    assert {
+        ("A", "/tmp/dropped-bin"),
+        ("C", "/etc/passwd"),
+        ("D", "/etc/group"),
+        ("D", "/bin/ls"),
+        ("C", "/usr/sbin"),
+        ("D", "/usr/sbin/arping"),
+        ("C", "/usr/sbin/httpd"),
+        ("A", "/usr/sbin/fresh"),
+        ("A", "/opt/app/conf/app.ini"),
+    } <= theirs
 
 
 def test_podman_diff_and_ctrlens_diff_list_the_same_changes(testbed, podman_changed):
@@ -87,8 +100,14 @@ def test_podman_diff_and_ctrlens_diff_list_the_same_changes(testbed, podman_chan
     record = ctrlens_diff_json(podman_changed.name)
     assert record["style"] == "podman"
     assert changes(record) == theirs
-    assert {("A", "/tmp/dropped-bin"), ("C", "/etc/passwd"), ("D", "/etc/group"), ("D", "/usr/sbin"),
-            ("C", "/usr/sbin/httpd"), ("A", "/usr/sbin/fresh")} <= theirs
+    assert {
+        ("A", "/tmp/dropped-bin"),
+        ("C", "/etc/passwd"),
+        ("D", "/etc/group"),
+        ("D", "/usr/sbin"),
+        ("C", "/usr/sbin/httpd"),
+        ("A", "/usr/sbin/fresh"),
+    } <= theirs
 
 
 def test_dropped_binary_and_script_are_flagged_first(docker_changed):
@@ -129,14 +148,24 @@ def test_like_option_switches_conventions(testbed, docker_changed):
 def test_containerd_container(testbed):
     started = testbed.run_ctr(unique_name("frn-diff"))
     try:
-        testbed.ctr("task", "exec", "--exec-id", unique_name("x"), started.id, "sh", "-c",
-                    "cp /bin/busybox /tmp/dropped-bin; chmod 755 /tmp/dropped-bin; rm /etc/group; "
-                    "echo x >> /etc/passwd")
+        testbed.ctr(
+            "task",
+            "exec",
+            "--exec-id",
+            unique_name("x"),
+            started.id,
+            "sh",
+            "-c",
+            "cp /bin/busybox /tmp/dropped-bin; chmod 755 /tmp/dropped-bin; rm /etc/group; "
+            "echo x >> /etc/passwd",
+        )
         record = ctrlens_diff_json(started.id)
         assert record["method"] == "overlay"
         found = changes(record)
         assert {("A", "/tmp/dropped-bin"), ("D", "/etc/group"), ("C", "/etc/passwd")} <= found
-        assert "new-executable" in next(c for c in record["changes"] if c["path"] == "/tmp/dropped-bin")["flags"]
+        assert (
+            "new-executable" in next(c for c in record["changes"] if c["path"] == "/tmp/dropped-bin")["flags"]
+        )
     finally:
         testbed.remove(started)
 
@@ -145,8 +174,15 @@ def test_lxc_plain_rootfs_is_a_heuristic_and_says_so(testbed):
     started = testbed.run_lxc(unique_name("frn-diff"))
     try:
         time.sleep(1.1)  # let the init's own start-up writes settle before ours
-        testbed.lxc("lxc-attach", "-n", started.name, "--", "sh", "-c",
-                    "echo hi > /root/new.txt; cp /bin/busybox /tmp/dropped-bin; chmod 755 /tmp/dropped-bin")
+        testbed.lxc(
+            "lxc-attach",
+            "-n",
+            started.name,
+            "--",
+            "sh",
+            "-c",
+            "echo hi > /root/new.txt; cp /bin/busybox /tmp/dropped-bin; chmod 755 /tmp/dropped-bin",
+        )
         done = ctrlens("diff", started.name, "-o", "json")
         assert done.returncode == 0, done.stderr
         record = json.loads(done.stdout)

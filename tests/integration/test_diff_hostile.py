@@ -26,8 +26,9 @@ from testbed import unique_name
 
 def ctrlens(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     # A timeout here would mean a FIFO or a device was opened and blocked.
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, timeout=timeout,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture

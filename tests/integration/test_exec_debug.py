@@ -31,8 +31,9 @@ def host_listens(port: int) -> bool:
 @pytest.fixture(scope="module")
 def web(testbed):
     """A hardened busybox container listening on PORT, with a marker file at its root."""
-    c = testbed.run_docker(unique_name("act-exec"), *HARDENED, "-v", f"{MARKER}:/{MARKER}",
-                           cmd=("httpd", "-f", "-p", str(PORT)))
+    c = testbed.run_docker(
+        unique_name("act-exec"), *HARDENED, "-v", f"{MARKER}:/{MARKER}", cmd=("httpd", "-f", "-p", str(PORT))
+    )
     assert wait_for(lambda: os.path.exists(f"/proc/{c.pid}/root/{MARKER}"))
     yield c
     testbed.remove(c)

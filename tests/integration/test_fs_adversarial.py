@@ -115,13 +115,29 @@ def _container_passwd(testbed, c) -> bytes:
 
 
 READS = {
-    "/x": 3, "/etc/motd": 3, "/rel": 3, "/data/dirlink/hostfile": 3, "/data/reldir/secret": 3,
-    "/magicself": 3, "/l1": 4, "/magic1": 4,
-    "/fifo": 4, "/kmsg": 4, "/vda": 4, "/null2": 4, "/sock": 4, "/proc/kmsg": 4, "/proc/1/environ": 4,
+    "/x": 3,
+    "/etc/motd": 3,
+    "/rel": 3,
+    "/data/dirlink/hostfile": 3,
+    "/data/reldir/secret": 3,
+    "/magicself": 3,
+    "/l1": 4,
+    "/magic1": 4,
+    "/fifo": 4,
+    "/kmsg": 4,
+    "/vda": 4,
+    "/null2": 4,
+    "/sock": 4,
+    "/proc/kmsg": 4,
+    "/proc/1/environ": 4,
 }
 READ_OK = {
-    "/etcl/passwd": "passwd", "/c1": "passwd", "/hardpasswd": "passwd", "/../../../../../etc/passwd": "passwd",
-    "/data/dirlink/ctrfile": b"CONTAINER-DIR-FILE\n", "/data/reldir/HOSTONLY": b"CONTAINER-HOSTONLY\n",
+    "/etcl/passwd": "passwd",
+    "/c1": "passwd",
+    "/hardpasswd": "passwd",
+    "/../../../../../etc/passwd": "passwd",
+    "/data/dirlink/ctrfile": b"CONTAINER-DIR-FILE\n",
+    "/data/reldir/HOSTONLY": b"CONTAINER-HOSTONLY\n",
 }
 
 
@@ -150,7 +166,9 @@ def test_listing_describes_links_and_devices_without_following(hostile, markers)
     records = json.loads(ctrlens("fs", "ls", hostile.name, "/", "-R", "-a", "-o", "json").stdout)
     paths = {rec["path"] for rec in records}
     assert "/data/dirlink" in paths and "/etcl" in paths
-    assert not any(p.startswith(("/data/dirlink/", "/data/reldir/", "/etcl/", "/proc/", "/sys/")) for p in paths)
+    assert not any(
+        p.startswith(("/data/dirlink/", "/data/reldir/", "/etcl/", "/proc/", "/sys/")) for p in paths
+    )
     assert any(p.endswith("/bottom.txt") and len(p) > 4096 for p in paths)
     stat = json.loads(ctrlens("fs", "stat", hostile.name, "/data/dirlink", "-o", "json").stdout)
     assert stat["type"] == "symlink" and stat["link_target"] == f"{markers.dir}/hostdir"
@@ -162,7 +180,7 @@ def test_copy_and_tar_out_carry_no_host_data(hostile, markers, tmp_path: Path) -
     for dirpath, _dirs, files, dirfd in os.fwalk(tmp_path / "all"):
         for name in files:
             st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-            assert not (st.st_mode & 0o170000 in (0o020000, 0o060000, 0o010000, 0o140000)), (dirpath, name)
+            assert st.st_mode & 0o170000 not in (0o020000, 0o060000, 0o010000, 0o140000), (dirpath, name)
             if st.st_mode & 0o170000 == 0o100000:
                 fd = os.open(name, os.O_RDONLY, dir_fd=dirfd)
                 with os.fdopen(fd, "rb") as f:
@@ -198,8 +216,13 @@ def test_writes_never_touch_the_host(testbed, hostile, markers, tmp_path: Path) 
         r = ctrlens("fs", "cp", str(src), f"{hostile.name}:{special}")
         assert r.returncode == 4 and b"refusing to replace" in r.stderr, special
     # What a naive tool would have written on the host landed inside the container instead.
-    inside = testbed.docker("exec", hostile.name, "sh", "-c",
-                            f"cat {markers.dir}/victim {markers.dir}/secret {markers.dir}/hostdir/new").stdout
+    inside = testbed.docker(
+        "exec",
+        hostile.name,
+        "sh",
+        "-c",
+        f"cat {markers.dir}/victim {markers.dir}/secret {markers.dir}/hostdir/new",
+    ).stdout
     assert inside == "WRITTEN-BY-CTRLENS\n" * 3
     assert ctrlens("fs", "rm", hostile.name, "/data/dirlink").returncode == 0
     assert ctrlens("fs", "rm", "-r", "--yes", hostile.name, "/etcl").returncode == 0
@@ -209,6 +232,7 @@ def test_writes_never_touch_the_host(testbed, hostile, markers, tmp_path: Path) 
 def test_hostile_tar_into_the_container(testbed, hostile, markers) -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
+
         def add(name: str, data: bytes | None = None, **attrs: object) -> None:
             info = tarfile.TarInfo(name)
             for k, v in attrs.items():
@@ -232,7 +256,9 @@ def test_hostile_tar_into_the_container(testbed, hostile, markers) -> None:
     listing = testbed.docker("exec", hostile.name, "find", "/tardest").stdout.split()
     assert "/tardest/ok.txt" in listing and "/tardest/pwned-up" in listing
     assert not any("kmsg" in p or "loop0" in p for p in listing)
-    assert not any(p.startswith(str(markers.dir)) for p in listing)  # nothing outside /tardest in the container
+    assert not any(
+        p.startswith(str(markers.dir)) for p in listing
+    )  # nothing outside /tardest in the container
 
 
 def test_odd_names_and_deep_paths_round_trip(hostile, tmp_path: Path) -> None:
@@ -319,8 +345,12 @@ def test_symlink_swap_race_thousands_of_times(racing, markers, tmp_path: Path, r
         assert not markers.leaked(r.stdout) and not markers.leaked(r.stderr)
     print("race outcomes:", dict(outcomes))
     # Both sides of both swaps were seen (the race really ran), and every write landed inside.
-    for seen in ("/data/race: CTR-REGULAR", "/data/race: CONTAINER-HOSTONLY", "/data/p/HOSTONLY: CTR-IN-DIR",
-                 "/data/p/HOSTONLY: CONTAINER-HOSTONLY"):
+    for seen in (
+        "/data/race: CTR-REGULAR",
+        "/data/race: CONTAINER-HOSTONLY",
+        "/data/p/HOSTONLY: CTR-IN-DIR",
+        "/data/p/HOSTONLY: CONTAINER-HOSTONLY",
+    ):
         assert outcomes[seen] > 0, (seen, dict(outcomes))
     assert outcomes["write ok"] > 0
     markers.intact()
@@ -340,6 +370,7 @@ def test_container_stopping_mid_write_leaves_nothing(testbed) -> None:
         read_end, write_end = os.pipe()
         result: dict[str, object] = {}
         with ContainerRoot.from_pid(c.pid, label=c.name) as root:
+
             def writer() -> None:
                 try:
                     write_file(root, "/tmp/half-written", read_end)
@@ -358,7 +389,9 @@ def test_container_stopping_mid_write_leaves_nothing(testbed) -> None:
             os.close(read_end)
         assert isinstance(result.get("error"), ContainerStopped), result
         assert f"{c.name} stopped" in str(result["error"])
-        leftovers = [p for p in upper.rglob("*") if p.name.startswith(TEMP_PREFIX.decode()) or p.name == "half-written"]
+        leftovers = [
+            p for p in upper.rglob("*") if p.name.startswith(TEMP_PREFIX.decode()) or p.name == "half-written"
+        ]
         assert leftovers == []
     finally:
         testbed.remove(c)
@@ -377,7 +410,9 @@ def test_errors_are_one_line(testbed, hostile, tmp_path: Path) -> None:
     for args, code, message in cases:
         r = ctrlens(*args)
         assert r.returncode == code, (args, r.stderr)
-        assert r.stderr.startswith(b"ctrlens: ") and r.stderr.count(b"\n") == 1 and message in r.stderr, r.stderr
+        assert r.stderr.startswith(b"ctrlens: ") and r.stderr.count(b"\n") == 1 and message in r.stderr, (
+            r.stderr
+        )
 
     stopped = testbed.run_docker(unique_name("fs-gone"))
     testbed.remove(stopped)
@@ -386,8 +421,14 @@ def test_errors_are_one_line(testbed, hostile, tmp_path: Path) -> None:
 
 
 def test_full_host_disk_leaves_nothing_half_written(testbed, hostile) -> None:
-    testbed.docker("exec", hostile.name, "sh", "-c", "head -c 3000000 /dev/zero > /big; mkdir -p /bigdir; "
-                   "head -c 100 /dev/zero > /bigdir/a; head -c 3000000 /dev/zero > /bigdir/z")
+    testbed.docker(
+        "exec",
+        hostile.name,
+        "sh",
+        "-c",
+        "head -c 3000000 /dev/zero > /big; mkdir -p /bigdir; "
+        "head -c 100 /dev/zero > /bigdir/a; head -c 3000000 /dev/zero > /bigdir/z",
+    )
     small = Path(tempfile.mkdtemp(prefix="ctrlens-fs-small-"))
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=False).returncode:
         pytest.skip("tmpfs mount failed")

@@ -65,7 +65,10 @@ def test_article_steps_on_an_image_without_a_shell(testbed, noshell_images, star
         # touch a file from the host, then the engine's own exec sees it
         r = ctrlens("fs", "touch", c.name, "/tmp/from-the-host")
         assert r.returncode == 0, r.stderr
-        assert r.stdout.decode() == f"created /tmp/from-the-host in {c.name} ({engine} {c.id[:12]}), owner 0:0 mode 0644\n"
+        assert (
+            r.stdout.decode()
+            == f"created /tmp/from-the-host in {c.name} ({engine} {c.id[:12]}), owner 0:0 mode 0644\n"
+        )
         assert "from-the-host" in _exec(testbed, engine, c.name, "/ls", "-l", "/tmp")
 
         # edit a config file with EDITOR set to a script; the change is seen inside
@@ -92,12 +95,16 @@ def test_article_steps_on_an_image_without_a_shell(testbed, noshell_images, star
 
 
 def test_user_namespaced_container_gets_files_owned_by_its_root(testbed, started) -> None:
-    c = started("podman", "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", cmd=("sleep", "1000000"))
+    c = started(
+        "podman", "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", cmd=("sleep", "1000000")
+    )
     with no_hang(120):
         r = ctrlens("fs", "touch", c.name, "/tmp/userns-file")
         assert r.returncode == 0, r.stderr
         assert "owner 0:0" in r.stdout.decode()
-        assert testbed.podman("exec", c.name, "stat", "-c", "%u:%g", "/tmp/userns-file").stdout.strip() == "0:0"
+        assert (
+            testbed.podman("exec", c.name, "stat", "-c", "%u:%g", "/tmp/userns-file").stdout.strip() == "0:0"
+        )
         # container root can write it (a host-root-owned file would be 65534 and read-only for it)
         testbed.podman("exec", c.name, "sh", "-c", "echo ok >> /tmp/userns-file")
         record = json.loads(ctrlens("fs", "stat", c.name, "/tmp/userns-file", "-o", "json").stdout)
@@ -124,7 +131,9 @@ def test_editing_docker_bind_mounted_hosts_keeps_the_mount(testbed, started) -> 
         finally:
             editor.unlink()
     assert r.returncode == 0, r.stderr
-    assert r.stdout.decode().startswith("overwrote in place /etc/hosts")  # a rename would detach docker's file
+    assert r.stdout.decode().startswith(
+        "overwrote in place /etc/hosts"
+    )  # a rename would detach docker's file
     assert "added-by-ctrlens" in testbed.docker("exec", c.name, "cat", "/etc/hosts").stdout
     assert "added-by-ctrlens" in Path(hosts_file).read_text()  # still the file docker manages
     r = ctrlens("fs", "ls", c.name, "/etc", "-l")

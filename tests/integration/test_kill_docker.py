@@ -96,7 +96,9 @@ def test_sigterm_to_an_init_without_handler_is_said_to_do_nothing_and_does_nothi
 
 def test_init_with_a_handler_is_said_to_decide(testbed, docker_container):
     # busybox sh as init, trapping TERM and exiting 0: on-failure will not restart it.
-    c = docker_container("--restart", "on-failure:3", cmd=("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"))
+    c = docker_container(
+        "--restart", "on-failure:3", cmd=("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
+    )
     plan = ctrlens_json("kill", c.name, "--dry-run")["plan"]
     assert plan["targets"][0]["effect"] == "caught"
     assert plan["expect"] == "up to the program"
@@ -118,7 +120,9 @@ def test_on_failure_counts_restarts_and_stops_at_the_limit(testbed, docker_conta
     new_pid = first["outcome"]["new_pid"]
     assert inspect(testbed, c.id)["State"]["Pid"] == new_pid
     # Docker writes RestartCount to config.v2.json once the restart is done: read it as the second plan will.
-    assert wait_for(lambda: ctrlens_json("inspect", c.name)["container"]["restart_policy"]["restart_count"] == 1)
+    assert wait_for(
+        lambda: ctrlens_json("inspect", c.name)["container"]["restart_policy"]["restart_count"] == 1
+    )
     second = ctrlens_json("kill", c.name, "-s", "KILL", "--yes", "--wait", "3")
     assert second["plan"]["restart"]["verdict"] == "no"
     assert "the limit is reached" in second["plan"]["restart"]["reason"]
@@ -174,7 +178,9 @@ def test_a_container_removed_after_the_scan_is_not_found(testbed, docker_contain
 def _on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
     """Run `ctrlens …` with stdin and stderr on a pseudo-terminal, answer the prompt, return (exit, all output)."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([shutil.which("ctrlens") or "ctrlens", *argv], stdin=slave, stdout=slave, stderr=slave)
+    proc = subprocess.Popen(
+        [shutil.which("ctrlens") or "ctrlens", *argv], stdin=slave, stdout=slave, stderr=slave
+    )
     os.close(slave)
     seen = b""
     answered = False

@@ -67,8 +67,13 @@ SCRIPT = textwrap.dedent("""
 def test_a_reused_pid_is_never_signalled():
     unshare = shutil.which("unshare")
     assert unshare, "util-linux unshare is needed"
-    res = subprocess.run([unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", SCRIPT],
-                         capture_output=True, text=True, timeout=60, check=False)
+    res = subprocess.run(
+        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     result = json.loads(res.stdout.strip().splitlines()[-1])
 
@@ -78,5 +83,7 @@ def test_a_reused_pid_is_never_signalled():
     assert after_plan["b_alive"], "the process that took the PID was signalled"
 
     after_scan = result["scan_then_reuse"]
-    assert after_scan["refused"] and f"pid {after_scan['pid']} is now another process" in after_scan["refused"]
+    assert (
+        after_scan["refused"] and f"pid {after_scan['pid']} is now another process" in after_scan["refused"]
+    )
     assert after_scan["d_alive"]

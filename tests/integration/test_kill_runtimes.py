@@ -63,7 +63,9 @@ def test_containerd_restart_monitor_label_is_read_and_honoured(testbed):
         tasks = testbed.ctr("task", "ls").stdout
         assert f"{c.id}" in tasks and str(record["outcome"]["new_pid"]) in tasks
     finally:
-        testbed.ctr("container", "label", c.id, f"{MONITOR}=stopped", check=False)  # or the monitor restarts it
+        testbed.ctr(
+            "container", "label", c.id, f"{MONITOR}=stopped", check=False
+        )  # or the monitor restarts it
         testbed.remove(c)
 
 
@@ -119,8 +121,22 @@ def test_a_pod_container_recreated_under_a_new_id_is_reported_as_restarted(testb
     old = testbed.run_kube_style(pod, "act-space", "app")
     new = None
     try:
-        kill = subprocess.Popen([shutil.which("ctrlens") or "ctrlens", "kill", old.id, "-s", "KILL", "--yes",
-                                 "--wait", "20", "-o", "json"], stdout=subprocess.PIPE, text=True)
+        kill = subprocess.Popen(
+            [
+                shutil.which("ctrlens") or "ctrlens",
+                "kill",
+                old.id,
+                "-s",
+                "KILL",
+                "--yes",
+                "--wait",
+                "20",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert wait_for(lambda: not alive(old.pid), 10)
         new = testbed.run_kube_style(pod, "act-space", "app", pod_uid=old.pod.uid)
         record = json.loads(kill.communicate(timeout=30)[0])

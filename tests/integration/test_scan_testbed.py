@@ -97,7 +97,11 @@ def test_ps_attributes_every_process_of_every_runtime_to_the_right_container(fle
 def test_kubernetes_style_container_carries_pod_name_namespace_and_qos(fleet):
     containers = {c["id"]: c for c in ctrlens_json("containers")}
     kube = containers[fleet["kube"].id]
-    assert (kube["pod"], kube["namespace"], kube["kube_container"]) == (NAMES["pod"], "scan-space", "scan-app")
+    assert (kube["pod"], kube["namespace"], kube["kube_container"]) == (
+        NAMES["pod"],
+        "scan-space",
+        "scan-app",
+    )
     assert kube["pod_info"]["qos"] == "burstable"
     assert kube["engine_namespace"] == "k8s.io"
 
@@ -144,8 +148,11 @@ def test_containers_lists_exactly_the_running_containers_with_names(fleet, testb
     after = testbed.running_ids()
     # Another testbed may run on the same machine: count the containers whose engine files live in ours.
     root = str(testbed.state_dir)
-    known = {cid for cid, c in listed.items()
-             if any(path.startswith(root) for path in [*c["metadata_files"], c["bundle"] or ""])}
+    known = {
+        cid
+        for cid, c in listed.items()
+        if any(path.startswith(root) for path in [*c["metadata_files"], c["bundle"] or ""])
+    }
     assert before & after <= known <= before | after
     for kind, s in fleet.items():
         assert s.id in listed, kind
@@ -163,8 +170,13 @@ def test_shims_are_marked_and_parent_their_containers(fleet):
         assert shim["role"] == "shim" and shim["container"] is None, kind
         assert fleet[kind].id in shim["shim_of"], kind
     exe = shutil.which("ctrlens") or "ctrlens"
-    forest = subprocess.run([exe, "ps", "--forest"], capture_output=True, text=True, check=True,
-                            env={**os.environ, "COLUMNS": "200"}).stdout
+    forest = subprocess.run(
+        [exe, "ps", "--forest"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
     assert f"shim: {NAMES['docker']}" in forest and "containerd-shim-runc-v2" in forest
     assert "conmon" in forest and "[lxc monitor]" in forest
 
@@ -175,8 +187,9 @@ def test_private_pid_namespace_without_a_runtime_is_unknown_not_host():
     try:
         deadline = time.time() + 5
         while time.time() < deadline and child is None:
-            kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True,
-                                  check=False).stdout.split()
+            kids = subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
             child = int(kids[0]) if kids else None
             time.sleep(0.05)
         assert child is not None
@@ -211,9 +224,12 @@ def test_host_nginx_and_container_nginx_told_apart(testbed):
 
 
 def test_processes_exiting_during_the_scan_are_never_an_error(testbed):
-    churn = testbed.run_docker(f"scan-churn-{SUFFIX}", cmd=("sh", "-c", "while true; do sleep 0.001 & true; done"))
-    host_churn = subprocess.Popen([sys.executable, "-c",
-                                   "import subprocess\nwhile True: subprocess.Popen(['true']).wait()"])
+    churn = testbed.run_docker(
+        f"scan-churn-{SUFFIX}", cmd=("sh", "-c", "while true; do sleep 0.001 & true; done")
+    )
+    host_churn = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess\nwhile True: subprocess.Popen(['true']).wait()"]
+    )
     try:
         from ctrlens import scan
 

@@ -68,8 +68,13 @@ def report(*refs: str) -> dict[str, dict]:
 
 
 def as_user(uid: int, gid: int, *cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *cmd],
-                          check=False, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *cmd],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +99,12 @@ def fleet(testbed, host_user_1000):
     try:
         started["docker"] = testbed.run_docker(names["docker"], *env_opts(), cmd=CMD)
         started["podman"] = testbed.run_podman(names["podman"], *env_opts(), cmd=CMD)
-        started["u1000"] = testbed.run_docker(names["u1000"], "--user", "1000:1000", "-e", f"API_KEY={USER_SECRET}")
-        started["u1000g0"] = testbed.run_docker(names["u1000g0"], "--user", "1000", "-e", f"API_KEY={GID0_SECRET}")
+        started["u1000"] = testbed.run_docker(
+            names["u1000"], "--user", "1000:1000", "-e", f"API_KEY={USER_SECRET}"
+        )
+        started["u1000g0"] = testbed.run_docker(
+            names["u1000g0"], "--user", "1000", "-e", f"API_KEY={GID0_SECRET}"
+        )
         started["pidhost"] = testbed.run_docker(names["pidhost"], "--pid=host")
         time.sleep(0.5)
         yield started
@@ -131,8 +140,12 @@ def test_one_secret_in_two_containers_has_one_fingerprint(fleet) -> None:
 def test_no_value_in_any_output_format_or_stderr(fleet) -> None:
     refs = [s.name for s in fleet.values()]
     outputs = [ctrlens("secrets", *refs, "-o", fmt) for fmt in ("table", "json", "ndjson", "sarif")]
-    outputs += [ctrlens("env", ref, *extra, "-o", fmt) for ref in refs for fmt in ("table", "json", "ndjson")
-                for extra in ((), ("--all-processes",))]
+    outputs += [
+        ctrlens("env", ref, *extra, "-o", fmt)
+        for ref in refs
+        for fmt in ("table", "json", "ndjson")
+        for extra in ((), ("--all-processes",))
+    ]
     outputs.append(ctrlens("secrets", "-o", "json"))  # host-wide
     for out in outputs:
         assert out.returncode == 0, (out.args, out.stderr)
@@ -140,7 +153,9 @@ def test_no_value_in_any_output_format_or_stderr(fleet) -> None:
             assert value not in out.stdout, (out.args, value[:4])
             assert value not in out.stderr, (out.args, value[:4])
     revealed = ctrlens("env", fleet["docker"].name, "--reveal", "-o", "json")
-    assert SECRET_ENV["DB_PASSWORD"][0] in revealed.stdout and SECRET_ENV["GITHUB_TOKEN"][0] in revealed.stdout
+    assert (
+        SECRET_ENV["DB_PASSWORD"][0] in revealed.stdout and SECRET_ENV["GITHUB_TOKEN"][0] in revealed.stdout
+    )
 
 
 def test_sarif_of_real_containers_validates(fleet) -> None:

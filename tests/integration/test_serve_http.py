@@ -83,8 +83,12 @@ def test_scrapes_within_the_cache_lifetime_share_one_collection(server):
 
     def collections() -> float:
         body = get(f"{base}/metrics")[2]
-        return next(s.value for f in text_string_to_metric_families(body) for s in f.samples
-                    if s.name == "ctrlens_exporter_collections_total")
+        return next(
+            s.value
+            for f in text_string_to_metric_families(body)
+            for s in f.samples
+            if s.name == "ctrlens_exporter_collections_total"
+        )
 
     before = collections()
     with ThreadPoolExecutor(8) as pool:
@@ -132,14 +136,19 @@ def test_ipv6_loopback():
         proc.wait(10)
 
 
-@pytest.mark.parametrize("listen, message", [
-    ("localhost", "expected ADDR:PORT"),
-    ("127.0.0.1:http", "the port must be a number"),
-    ("127.0.0.1:70000", "the port must be a number"),
-    ("example.com:9648", "is not an IP address"),
-])
+@pytest.mark.parametrize(
+    "listen, message",
+    [
+        ("localhost", "expected ADDR:PORT"),
+        ("127.0.0.1:http", "the port must be a number"),
+        ("127.0.0.1:70000", "the port must be a number"),
+        ("example.com:9648", "is not an IP address"),
+    ],
+)
 def test_bad_listen_is_one_line_usage_error(listen, message):
-    res = subprocess.run([EXE, "serve", "--listen", listen], capture_output=True, text=True, check=False, timeout=30)
+    res = subprocess.run(
+        [EXE, "serve", "--listen", listen], capture_output=True, text=True, check=False, timeout=30
+    )
     assert res.returncode == 2
     assert message in res.stderr
     assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
@@ -150,23 +159,38 @@ def test_port_in_use_is_one_line_error():
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        res = subprocess.run([EXE, "serve", "--listen", f"127.0.0.1:{port}"], capture_output=True, text=True, check=False,
-                             timeout=60)
+        res = subprocess.run(
+            [EXE, "serve", "--listen", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
     assert res.returncode == 4
     assert f"cannot listen on 127.0.0.1:{port}" in res.stderr
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
 
 
 def test_bad_host_root_is_one_line_error(tmp_path):
-    res = subprocess.run([EXE, "--host-root", str(tmp_path), "serve", "--print"], capture_output=True, text=True, check=False,
-                         timeout=30)
+    res = subprocess.run(
+        [EXE, "--host-root", str(tmp_path), "serve", "--print"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     assert res.returncode == 2
     assert "no proc/ under it" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_print_needs_no_server_and_skip_drops_a_source():
-    res = subprocess.run([EXE, "serve", "--print", "--skip", "secrets", "--skip", "drift"], capture_output=True,
-                         text=True, timeout=120, check=False)
+    res = subprocess.run(
+        [EXE, "serve", "--print", "--skip", "secrets", "--skip", "drift"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     names = {f.name for f in text_string_to_metric_families(res.stdout)}
     assert "ctrlens_container_info" in names

@@ -53,11 +53,20 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.25):
 
 def start_serve(port: int, *extra: str) -> subprocess.Popen[str]:
     exe = shutil.which("ctrlens") or "ctrlens"
-    proc = subprocess.Popen([exe, "serve", "--listen", f"127.0.0.1:{port}", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: proc.poll() is None and http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
-               or (proc.poll() is not None and pytest.fail(f"ctrlens serve exited: {proc.stderr.read()}")),
-               30, "ctrlens serve to be ready")
+    proc = subprocess.Popen(
+        [exe, "serve", "--listen", f"127.0.0.1:{port}", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(
+        lambda: (
+            (proc.poll() is None and http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200)
+            or (proc.poll() is not None and pytest.fail(f"ctrlens serve exited: {proc.stderr.read()}"))
+        ),
+        30,
+        "ctrlens serve to be ready",
+    )
     return proc
 
 
@@ -78,11 +87,31 @@ def fleet(testbed):
     """A plain container; one with --pid host --read-only --user 1000 and limits; a risky one: near-privileged,
     seccomp off, the host's /etc mounted, a password in its environment and an executable dropped in it."""
     plain = testbed.run_docker(unique_name("fleet-plain"))
-    hardened = testbed.run_docker(unique_name("fleet-hard"), "--pid", "host", "--read-only", "--user", "1000",
-                                  "--memory", "64m", "--pids-limit", "50")
-    risky = testbed.run_docker(unique_name("fleet-risky"), "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-                               "--security-opt", "seccomp=unconfined", "-v", "/etc:/host-etc:ro",
-                               "-e", f"DB_PASSWORD={SECRET}")
+    hardened = testbed.run_docker(
+        unique_name("fleet-hard"),
+        "--pid",
+        "host",
+        "--read-only",
+        "--user",
+        "1000",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+    )
+    risky = testbed.run_docker(
+        unique_name("fleet-risky"),
+        "--cap-add",
+        "ALL",
+        "--cap-drop",
+        "SYS_RESOURCE",
+        "--security-opt",
+        "seccomp=unconfined",
+        "-v",
+        "/etc:/host-etc:ro",
+        "-e",
+        f"DB_PASSWORD={SECRET}",
+    )
     testbed.docker("exec", risky.id, "sh", "-c", "cp /bin/busybox /tmp/dropped && chmod 755 /tmp/dropped")
     podman = testbed.run_podman(unique_name("fleet-pod"))
     yield {"plain": plain, "hardened": hardened, "risky": risky, "podman": podman}
@@ -106,9 +135,15 @@ def prometheus(fleet, tmp_path_factory):
     base = f"http://127.0.0.1:{prom_port}"
     with open(tmp / "prometheus.log", "w") as log:
         prom = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--storage.tsdb.retention.time=1h"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until(lambda: http_get(f"{base}/-/ready")[0] == 200, 60, "Prometheus to be ready")
@@ -139,8 +174,11 @@ def test_prometheus_scrapes_ctrlens_up(prometheus):
 
 def test_known_container_series_and_identity(prometheus, fleet):
     plain = fleet["plain"]
-    result = wait_until(lambda: query(prometheus, f'ctrlens_container_info{{name="{plain.name}"}}'), 30,
-                        f"the info series of {plain.name}")
+    result = wait_until(
+        lambda: query(prometheus, f'ctrlens_container_info{{name="{plain.name}"}}'),
+        30,
+        f"the info series of {plain.name}",
+    )
     labels = result[0]["metric"]
     assert labels["id"] == plain.id
     assert labels["runtime"] == "docker"
@@ -173,7 +211,9 @@ def test_posture_gauges_follow_the_run_options(prometheus, fleet):
 
 def test_audit_secrets_and_drift_gauges_of_a_risky_container(prometheus, fleet):
     cid = fleet["risky"].id
-    assert value_of(prometheus, f'ctrlens_container_privileged{{id="{cid}"}}') == 1.0  # near-privileged counts
+    assert (
+        value_of(prometheus, f'ctrlens_container_privileged{{id="{cid}"}}') == 1.0
+    )  # near-privileged counts
     assert value_of(prometheus, f'ctrlens_container_seccomp_disabled{{id="{cid}"}}') == 1.0
     assert value_of(prometheus, f'ctrlens_container_added_capabilities{{id="{cid}"}}') >= 20
     assert value_of(prometheus, f'ctrlens_container_sensitive_mounts{{id="{cid}"}}') >= 1
@@ -182,15 +222,22 @@ def test_audit_secrets_and_drift_gauges_of_a_risky_container(prometheus, fleet):
     assert value_of(prometheus, f'ctrlens_container_drift_executables{{id="{cid}"}}') >= 1
     assert value_of(prometheus, f'ctrlens_container_drift_files{{id="{cid}"}}') >= 1
     plain = fleet["plain"].id
-    for gauge in ("privileged", "seccomp_disabled", "added_capabilities", "sensitive_mounts", "secrets_exposed",
-                  "drift_executables"):
+    for gauge in (
+        "privileged",
+        "seccomp_disabled",
+        "added_capabilities",
+        "sensitive_mounts",
+        "secrets_exposed",
+        "drift_executables",
+    ):
         assert value_of(prometheus, f'ctrlens_container_{gauge}{{id="{plain}"}}') == 0.0, gauge
 
 
 def test_no_secret_value_reaches_prometheus(prometheus, fleet):
     """Counts only: the password is in no series, label or value Prometheus stored."""
-    status, body = http_get(f"{prometheus}/api/v1/series?" + urllib.parse.urlencode(
-        {"match[]": '{__name__=~"ctrlens_.+"}'}))
+    status, body = http_get(
+        f"{prometheus}/api/v1/series?" + urllib.parse.urlencode({"match[]": '{__name__=~"ctrlens_.+"}'})
+    )
     assert status == 200
     assert SECRET not in body and "hunter2" not in body
 
@@ -198,10 +245,13 @@ def test_no_secret_value_reaches_prometheus(prometheus, fleet):
 def test_join_on_id_gives_names_for_alerts(prometheus, fleet):
     """The documented alert shape: a posture gauge joined with the info series for the container's name."""
     hardened = fleet["hardened"]
-    promql = ('(ctrlens_container_host_namespace{type="pid"} == 1) '
-              '* on(id) group_left(name, image) ctrlens_container_info')
-    result = wait_until(lambda: [r for r in query(prometheus, promql) if r["metric"].get("name") == hardened.name],
-                        30, promql)
+    promql = (
+        '(ctrlens_container_host_namespace{type="pid"} == 1) '
+        "* on(id) group_left(name, image) ctrlens_container_info"
+    )
+    result = wait_until(
+        lambda: [r for r in query(prometheus, promql) if r["metric"].get("name") == hardened.name], 30, promql
+    )
     assert result[0]["metric"]["image"] == "ctrlens-bb:1"
 
 
@@ -214,20 +264,33 @@ def test_shipped_alerts_fire_for_the_risky_container(prometheus, fleet):
         assert status == 200, body
         return json.loads(body)["data"]["alerts"]
 
-    wanted = {"CtrlensPrivilegedContainer", "CtrlensSecretsExposed", "CtrlensSeccompDisabled",
-              "CtrlensNewExecutableInContainer"}
-    found = wait_until(lambda: {a["labels"]["alertname"] for a in alerts()
-                                if a["labels"].get("name") == risky.name} >= wanted and alerts(), 60,
-                       f"{wanted} for {risky.name}")
+    wanted = {
+        "CtrlensPrivilegedContainer",
+        "CtrlensSecretsExposed",
+        "CtrlensSeccompDisabled",
+        "CtrlensNewExecutableInContainer",
+    }
+    found = wait_until(
+        lambda: (
+            {a["labels"]["alertname"] for a in alerts() if a["labels"].get("name") == risky.name} >= wanted
+            and alerts()
+        ),
+        60,
+        f"{wanted} for {risky.name}",
+    )
     mine = [a for a in found if a["labels"].get("name") == risky.name and a["labels"]["alertname"] in wanted]
     assert all(a["state"] in ("pending", "firing") and a["labels"]["image"] == "ctrlens-bb:1" for a in mine)
-    assert not any(a["labels"].get("name") == plain.name and a["labels"]["alertname"] in wanted for a in found)
+    assert not any(
+        a["labels"].get("name") == plain.name and a["labels"]["alertname"] in wanted for a in found
+    )
     assert SECRET not in json.dumps(found)
 
 
 def test_podman_container_is_exported_too(prometheus, fleet):
     pod = fleet["podman"]
-    result = wait_until(lambda: query(prometheus, f'ctrlens_container_info{{name="{pod.name}"}}'), 30, pod.name)
+    result = wait_until(
+        lambda: query(prometheus, f'ctrlens_container_info{{name="{pod.name}"}}'), 30, pod.name
+    )
     assert result[0]["metric"]["runtime"] == "podman"
     assert value_of(prometheus, f'ctrlens_container_runs_as_root{{id="{pod.id}"}}') == 1.0
 
@@ -246,5 +309,8 @@ def test_removed_container_series_go_stale(prometheus, testbed):
     finally:
         testbed.remove(gone)
     # Prometheus marks a series stale when a scrape no longer has it: the instant query stops returning it.
-    wait_until(lambda: not query(prometheus, f'ctrlens_container_info{{name="{gone.name}"}}'), 30,
-               f"{gone.name} to disappear")
+    wait_until(
+        lambda: not query(prometheus, f'ctrlens_container_info{{name="{gone.name}"}}'),
+        30,
+        f"{gone.name} to disappear",
+    )

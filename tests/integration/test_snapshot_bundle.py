@@ -15,8 +15,13 @@ from testbed import unique_name
 
 
 def ctrlens(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def extract(bundle: Path, into: Path) -> dict[str, bytes]:
@@ -36,14 +41,24 @@ def web(testbed, secret_values):
     """nginx stand-in listening on 8080, started through sh so the tree has depth, with secrets in its env
     and in an argument."""
     started = testbed.run_docker(
-        unique_name("frn-snap"), "-e", f"DB_PASSWORD={secret_values['password']}",
-        "-e", f"GITHUB_TOKEN={secret_values['token']}", "-e", "APP_MODE=production",
+        unique_name("frn-snap"),
+        "-e",
+        f"DB_PASSWORD={secret_values['password']}",
+        "-e",
+        f"GITHUB_TOKEN={secret_values['token']}",
+        "-e",
+        "APP_MODE=production",
         cmd=("sh", "-c", f"/usr/sbin/nginx -p 8080 & sleep 1000000; : --token={secret_values['token']}"),
     )
     try:
-        testbed.docker("exec", started.id, "sh", "-c",
-                       "cp /bin/busybox /tmp/dropped-bin && chmod 755 /tmp/dropped-bin && "
-                       f"echo 'db_password={secret_values['password']}' > /root/.env.bak && rm /etc/group")
+        testbed.docker(
+            "exec",
+            started.id,
+            "sh",
+            "-c",
+            "cp /bin/busybox /tmp/dropped-bin && chmod 755 /tmp/dropped-bin && "
+            f"echo 'db_password={secret_values['password']}' > /root/.env.bak && rm /etc/group",
+        )
         yield started
     finally:
         testbed.remove(started)
@@ -57,8 +72,15 @@ def test_snapshot_holds_the_evidence_and_no_secret_value(web, secret_values, tmp
     assert summary["processes"] >= 4 and summary["diff"]["new_executables"] == 1
 
     members = extract(bundle, tmp_path / "x")
-    assert {"metadata.json", "processes.json", "mounts.json", "net.json", "diff.json", "manifest.json",
-            "files/tmp/dropped-bin"} <= set(members)
+    assert {
+        "metadata.json",
+        "processes.json",
+        "mounts.json",
+        "net.json",
+        "diff.json",
+        "manifest.json",
+        "files/tmp/dropped-bin",
+    } <= set(members)
     # The secrets: nowhere but in the copy of the file the container wrote (file content is copied as is).
     for name, data in members.items():
         if name == "files/root/.env.bak":
@@ -89,7 +111,9 @@ def test_snapshot_holds_the_evidence_and_no_secret_value(web, secret_values, tmp
     assert any(":8080 (nginx[" in line for line in net["listening"])
 
     mounts = json.loads(members["mounts.json"])
-    assert mounts["rootfs"]["fstype"] == "overlay" and any(m["mount_point"] == "/proc" for m in mounts["mounts"])
+    assert mounts["rootfs"]["fstype"] == "overlay" and any(
+        m["mount_point"] == "/proc" for m in mounts["mounts"]
+    )
     meta = json.loads(members["metadata.json"])
     assert meta["container"]["id"] == web.id and meta["container"]["runtime"] == "docker"
 
@@ -142,7 +166,9 @@ def test_never_overwrites_without_force(web, tmp_path):
 
 def test_file_caps(web, tmp_path):
     bundle = tmp_path / "capped.tar.gz"
-    done = ctrlens("snapshot", web.name, "-o", str(bundle), "--max-file-size", "1K", "--max-total-size", "1500")
+    done = ctrlens(
+        "snapshot", web.name, "-o", str(bundle), "--max-file-size", "1K", "--max-total-size", "1500"
+    )
     assert done.returncode == 0, done.stderr
     with tarfile.open(bundle) as tar:
         diff = json.loads(tar.extractfile("diff.json").read())
@@ -167,10 +193,12 @@ def test_podman_and_lxc_snapshots_verify(testbed, tmp_path):
 
 
 def test_bad_input_is_one_line(tmp_path):
-    for args in (("snapshot", "frn-no-such-thing", "-o", str(tmp_path / "x.tar.gz")),
-                 ("snapshot", "verify", str(tmp_path / "missing.tar.gz")),
-                 ("snapshot", "frn-x"),
-                 ("snapshot", "frn-x", "-o", str(tmp_path / "no-dir" / "x.tar.gz"))):
+    for args in (
+        ("snapshot", "frn-no-such-thing", "-o", str(tmp_path / "x.tar.gz")),
+        ("snapshot", "verify", str(tmp_path / "missing.tar.gz")),
+        ("snapshot", "frn-x"),
+        ("snapshot", "frn-x", "-o", str(tmp_path / "no-dir" / "x.tar.gz")),
+    ):
         done = ctrlens(*args)
         assert done.returncode in (2, 3), (args, done.stderr)
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr

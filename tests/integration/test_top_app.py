@@ -61,7 +61,9 @@ def dialog_text(screen) -> str:
     return "\n".join(str(w.content) for w in screen.query("Static"))
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+async def wait_for(
+    pilot, condition: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -71,8 +73,9 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0, 
 
 async def wait_refreshes(pilot, app: TopApp, count: int) -> None:
     start = app.refreshes
-    await wait_for(pilot, lambda: app.refreshes >= start + count, timeout=20 * INTERVAL + 10,
-                   what=f"{count} refreshes")
+    await wait_for(
+        pilot, lambda: app.refreshes >= start + count, timeout=20 * INTERVAL + 10, what=f"{count} refreshes"
+    )
 
 
 @pytest.fixture
@@ -103,8 +106,11 @@ async def test_container_appears_with_its_processes_under_it(started):
     await_pids = container_pids(web.pid)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows and len(container_pids(web.pid)) >= 3,
-                       what="the container row")
+        await wait_for(
+            pilot,
+            lambda: f"c:{web.id}" in app.model.rows and len(container_pids(web.pid)) >= 3,
+            what="the container row",
+        )
         await wait_refreshes(pilot, app, 1)
         truth = container_pids(web.pid)
         assert truth >= await_pids
@@ -141,7 +147,9 @@ async def test_started_container_appears_within_two_refreshes_and_stopped_one_di
         await wait_refreshes(pilot, app, 1)
         late = started("podman", cmd=("sleep", "1000000"))  # returns once the engine reports it running
         await wait_refreshes(pilot, app, 2)
-        assert f"c:{late.id}" in app.model.rows, "a container started during the session shows within 2 refreshes"
+        assert f"c:{late.id}" in app.model.rows, (
+            "a container started during the session shows within 2 refreshes"
+        )
         await pilot.press("slash", *late.name, "enter")
         await pilot.pause(0.1)
         assert screen_lines(app)[0].startswith("▾ " + late.name)
@@ -201,7 +209,9 @@ async def test_kill_on_yes_signals_the_container_and_it_leaves(started):
 
 async def test_details_show_facts_redacted_environment_and_files(started):
     secret = "hunter2-tui-" + os.urandom(4).hex()
-    web = started("docker", "-e", f"DB_PASSWORD={secret}", "-e", "GREETING=hello-tui", cmd=("sleep", "1000000"))
+    web = started(
+        "docker", "-e", f"DB_PASSWORD={secret}", "-e", "GREETING=hello-tui", cmd=("sleep", "1000000")
+    )
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows, what="the container row")
@@ -216,7 +226,9 @@ async def test_details_show_facts_redacted_environment_and_files(started):
         findings = screen.query_one("#audit-findings")
         await wait_for(pilot, lambda: "CTRL-" in str(findings.content), timeout=30, what="the audit findings")
         audit_text = str(findings.content)
-        assert "CTRL-USER-ROOT" in audit_text and "fix:" in audit_text  # busybox runs as root: a badge and a fix
+        assert (
+            "CTRL-USER-ROOT" in audit_text and "fix:" in audit_text
+        )  # busybox runs as root: a badge and a fix
         assert secret not in audit_text
 
         await pilot.press("3")
@@ -291,8 +303,11 @@ async def test_mouse_folds_and_opens_and_a_process_has_its_own_details(started):
     web = started("docker", cmd=WORKERS)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows and len(container_pids(web.pid)) >= 3,
-                       what="the container and its workers")
+        await wait_for(
+            pilot,
+            lambda: f"c:{web.id}" in app.model.rows and len(container_pids(web.pid)) >= 3,
+            what="the container and its workers",
+        )
         await pilot.press("slash", *web.name, "enter")
         await pilot.pause(0.1)
         table = app.screen.query_one(TopTable)

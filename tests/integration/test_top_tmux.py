@@ -94,7 +94,8 @@ def test_top_in_tmux_shows_the_container_and_keys(web, session, colours):
 
 def test_top_refuses_without_a_terminal():
     exe = shutil.which("ctrlens") or "ctrlens"
-    result = subprocess.run([exe, "top"], check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            timeout=30)
+    result = subprocess.run(
+        [exe, "top"], check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "needs a terminal" in result.stderr

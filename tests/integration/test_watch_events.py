@@ -25,8 +25,13 @@ class Watch:
 
     def __init__(self, *args: str) -> None:
         exe = shutil.which("ctrlens") or "ctrlens"
-        self.proc = subprocess.Popen([exe, "watch", "--interval", str(INTERVAL), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [exe, "watch", "--interval", str(INTERVAL), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.events: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -59,7 +64,11 @@ class Watch:
 
 
 def epoch(ts: str) -> float:
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp()
+    return (
+        datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .replace(tzinfo=__import__("datetime").timezone.utc)
+        .timestamp()
+    )
 
 
 @pytest.fixture
@@ -85,18 +94,27 @@ def test_start_and_stop_events_in_order_within_two_intervals(testbed, watch, eng
     started = run(name)
     ready = time.time()
     try:
-        start = watch.next_matching(lambda e: e["container"]["id"] == started.id
-                                    and e["type"].startswith("container."), 2 * INTERVAL + 5)
+        start = watch.next_matching(
+            lambda e: e["container"]["id"] == started.id and e["type"].startswith("container."),
+            2 * INTERVAL + 5,
+        )
     finally:
         testbed.remove(started)
     removed = time.time()
-    stop = watch.next_matching(lambda e: e["container"]["id"] == started.id
-                               and e["type"].startswith("container."), 2 * INTERVAL + 5)
+    stop = watch.next_matching(
+        lambda e: e["container"]["id"] == started.id and e["type"].startswith("container."), 2 * INTERVAL + 5
+    )
 
     assert start["type"] == "container.started"
     assert stop["type"] == "container.stopped"
-    assert start["container"] == {"id": started.id, "name": name, "runtime": engine, "image": start["container"]["image"],
-                                  "pod": None, "namespace": None}
+    assert start["container"] == {
+        "id": started.id,
+        "name": name,
+        "runtime": engine,
+        "image": start["container"]["image"],
+        "pod": None,
+        "namespace": None,
+    }
     assert start["container"]["image"] in ("ctrlens-bb:1", "localhost/ctrlens-bb:1")
     assert start["process"]["pid"] == started.pid
     assert start["process"]["argv"] == ["sleep", "1000000"]
@@ -112,14 +130,26 @@ def test_new_process_in_a_running_container_with_secrets_masked(testbed, watch, 
     secret = "hunter2-Zq8xW4pL"
     exec_cmd = ("exec", "-d", anchor.id, "sleep", "4242")
     testbed.docker(*exec_cmd)
-    event = watch.next_matching(lambda e: e["type"] == "process.started" and e["container"]["id"] == anchor.id
-                                and e["process"]["argv"][:2] == ["sleep", "4242"], 2 * INTERVAL + 5)
+    event = watch.next_matching(
+        lambda e: (
+            e["type"] == "process.started"
+            and e["container"]["id"] == anchor.id
+            and e["process"]["argv"][:2] == ["sleep", "4242"]
+        ),
+        2 * INTERVAL + 5,
+    )
     assert event["process"]["pid_in_container"] not in (None, 1)
     # sh stays (no exec) with the secret in its argv: `sh -c SCRIPT ARG0`.
     testbed.docker("exec", "-d", anchor.id, "sh", "-c", "sleep 4343; true", f"--password={secret}")
-    event = watch.next_matching(lambda e: e["type"] == "process.started" and e["container"]["id"] == anchor.id
-                                and e["process"]["comm"] == "sh" and "sleep 4343; true" in e["process"]["argv"],
-                                2 * INTERVAL + 5)
+    event = watch.next_matching(
+        lambda e: (
+            e["type"] == "process.started"
+            and e["container"]["id"] == anchor.id
+            and e["process"]["comm"] == "sh"
+            and "sleep 4343; true" in e["process"]["argv"]
+        ),
+        2 * INTERVAL + 5,
+    )
     assert event["process"]["argv"][3].startswith("--password=")
     assert secret not in json.dumps(event)
     assert all(secret not in json.dumps(e) for e in watch.seen)
@@ -143,7 +173,9 @@ def test_type_filter_and_count_end_the_stream(testbed):
 
 def test_bad_interval_is_a_usage_error():
     exe = shutil.which("ctrlens") or "ctrlens"
-    res = subprocess.run([exe, "watch", "--interval", "soon"], capture_output=True, text=True, check=False, timeout=30)
+    res = subprocess.run(
+        [exe, "watch", "--interval", "soon"], capture_output=True, text=True, check=False, timeout=30
+    )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "not a number of seconds" in res.stderr
@@ -155,20 +187,37 @@ def test_findings_and_new_executables_of_a_container_started_during_the_watch(te
     try:
         time.sleep(2 * INTERVAL)  # the baseline poll is behind us
         started = testbed.run_docker(unique_name("fleet-drift"), "--security-opt", "seccomp=unconfined")
-        finding = w.next_matching(lambda e: e["type"] == "finding.new" and e["container"]["id"] == started.id
-                                  and e["finding"]["id"] == "CTRL-SECCOMP-DISABLED", 3 * INTERVAL + 5)
+        finding = w.next_matching(
+            lambda e: (
+                e["type"] == "finding.new"
+                and e["container"]["id"] == started.id
+                and e["finding"]["id"] == "CTRL-SECCOMP-DISABLED"
+            ),
+            3 * INTERVAL + 5,
+        )
         assert finding["finding"]["severity"] in ("high", "medium", "low")
-        testbed.docker("exec", started.id, "sh", "-c", "cp /bin/busybox /tmp/dropped && chmod 755 /tmp/dropped")
-        dropped = w.next_matching(lambda e: e["type"] == "drift.executable" and e["container"]["id"] == started.id,
-                                  3 * INTERVAL + 5)
+        testbed.docker(
+            "exec", started.id, "sh", "-c", "cp /bin/busybox /tmp/dropped && chmod 755 /tmp/dropped"
+        )
+        dropped = w.next_matching(
+            lambda e: e["type"] == "drift.executable" and e["container"]["id"] == started.id, 3 * INTERVAL + 5
+        )
         assert dropped["file"]["path"] == "/tmp/dropped"
         assert "new-executable" in dropped["file"]["flags"]
         # Reported once: later checks of the same container do not repeat it.
         time.sleep(3 * INTERVAL)
         while not w.events.empty():
             w.seen.append(w.events.get())
-        assert sum(1 for e in w.seen if e["type"] == "drift.executable" and e["container"]["id"] == started.id
-                   and e["file"]["path"] == "/tmp/dropped") == 1
+        assert (
+            sum(
+                1
+                for e in w.seen
+                if e["type"] == "drift.executable"
+                and e["container"]["id"] == started.id
+                and e["file"]["path"] == "/tmp/dropped"
+            )
+            == 1
+        )
     finally:
         w.stop()
         if started is not None:

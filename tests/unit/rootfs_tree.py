@@ -68,7 +68,9 @@ def build(base: Path, *, with_proc: bool = True) -> Tree:
     (host / "hostdir" / "hostfile").write_bytes(HOST_DIR_FILE)
 
     (root / "etc").mkdir(parents=True)
-    (root / "etc" / "passwd").write_bytes(b"root:x:0:0:root:/root:/bin/sh\nctruser:x:1000:1001::/home:/bin/sh\n")
+    (root / "etc" / "passwd").write_bytes(
+        b"root:x:0:0:root:/root:/bin/sh\nctruser:x:1000:1001::/home:/bin/sh\n"
+    )
     (root / "etc" / "group").write_bytes(b"root:x:0:\nctrgroup:x:1001:\n")
     (root / "etc" / "shadow").write_bytes(CTR_SHADOW)
     (root / "etc" / "hostname").write_bytes(CTR_HOSTNAME)

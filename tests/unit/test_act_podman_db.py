@@ -70,7 +70,9 @@ def podman_entry(policy: str, retries: int | None, count: int | None) -> bytes:
     if retries is not None:
         config["restart_retries"] = retries
     state = {"state": 3, "pid": 4242} | ({"restartCount": count} if count is not None else {})
-    return inline_bucket([(b"config", json.dumps(config).encode(), 0), (b"state", json.dumps(state).encode(), 0)])
+    return inline_bucket(
+        [(b"config", json.dumps(config).encode(), 0), (b"state", json.dumps(state).encode(), 0)]
+    )
 
 
 def build(pages: dict[int, bytes]) -> bytes:
@@ -135,10 +137,14 @@ def test_podman_restart_info_from_bolt(tmp_path: Path):
 
 def test_podman_5_sqlite_database(tmp_path: Path):
     conn = sqlite3.connect(tmp_path / "db.sql")
-    conn.execute("CREATE TABLE ContainerConfig(ID TEXT PRIMARY KEY NOT NULL, Name TEXT, PodID TEXT, JSON TEXT)")
+    conn.execute(
+        "CREATE TABLE ContainerConfig(ID TEXT PRIMARY KEY NOT NULL, Name TEXT, PodID TEXT, JSON TEXT)"
+    )
     conn.execute("CREATE TABLE ContainerState(ID TEXT PRIMARY KEY NOT NULL, JSON TEXT)")
-    conn.execute("INSERT INTO ContainerConfig VALUES (?, 'web', NULL, ?)",
-                 (CID, json.dumps({"restart_policy": "unless-stopped"})))
+    conn.execute(
+        "INSERT INTO ContainerConfig VALUES (?, 'web', NULL, ?)",
+        (CID, json.dumps({"restart_policy": "unless-stopped"})),
+    )
     conn.execute("INSERT INTO ContainerState VALUES (?, ?)", (CID, json.dumps({"restartCount": 3})))
     conn.commit()
     conn.close()

@@ -11,8 +11,9 @@ ID = "a" * 64
 
 
 def proc(pid: int, comm: str, cmdline: list[str] | None = None) -> Process:
-    return Process(pid=pid, ppid=1, uid=0, comm=comm, cmdline=cmdline or [comm], state="S", start_ticks=1,
-                   cgroup="/")
+    return Process(
+        pid=pid, ppid=1, uid=0, comm=comm, cmdline=cmdline or [comm], state="S", start_ticks=1, cgroup="/"
+    )
 
 
 def snapshot(*procs: Process) -> Snapshot:
@@ -24,8 +25,12 @@ DOCKERD = proc(100, "dockerd", ["dockerd", "--data-root", "/var/lib/docker"])
 
 def docker(name: str, retries: int | None = None, count: int | None = 0) -> Container:
     c = Container(id=ID, runtime="docker", cgroup=f"/docker/{ID}", name="web")
-    c.restart_policy = RestartPolicy(name, max_retries=retries, restart_count=count,
-                                     source=f"/var/lib/docker/containers/{ID}/hostconfig.json")
+    c.restart_policy = RestartPolicy(
+        name,
+        max_retries=retries,
+        restart_count=count,
+        source=f"/var/lib/docker/containers/{ID}/hostconfig.json",
+    )
     return c
 
 
@@ -70,8 +75,13 @@ def test_unreadable_policy_is_unknown():
 
 
 def test_podman_needs_conmons_exit_command():
-    c = Container(id=ID, runtime="podman", cgroup="/", shim_pid=50,
-                  restart_policy=RestartPolicy("always", restart_count=0, source="/s/libpod/bolt_state.db"))
+    c = Container(
+        id=ID,
+        runtime="podman",
+        cgroup="/",
+        shim_pid=50,
+        restart_policy=RestartPolicy("always", restart_count=0, source="/s/libpod/bolt_state.db"),
+    )
     with_exit = proc(50, "conmon", ["/usr/bin/conmon", "-c", ID, "--exit-command", "/usr/bin/podman"])
     assert rs.forecast_restart(c, snapshot(with_exit), 137).verdict == rs.YES
     without = proc(50, "conmon", ["/usr/bin/conmon", "-c", ID])
@@ -95,8 +105,12 @@ def test_a_killed_sandbox_recreates_the_pod():
 
 
 def test_lxc_never_restarts_on_exit_and_autostart_is_only_at_boot():
-    c = Container(id="web", runtime="lxc", cgroup="/lxc.payload.web",
-                  restart_policy=RestartPolicy("lxc-autostart", source="/var/lib/lxc/web/config"))
+    c = Container(
+        id="web",
+        runtime="lxc",
+        cgroup="/lxc.payload.web",
+        restart_policy=RestartPolicy("lxc-autostart", source="/var/lib/lxc/web/config"),
+    )
     killed = rs.forecast_restart(c, snapshot(), 137)
     assert killed.verdict == rs.NO and "when the host boots" in killed.reason
     decided = rs.forecast_restart(c, snapshot(), None)  # its init handles the signal: it may reboot

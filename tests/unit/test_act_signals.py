@@ -54,7 +54,10 @@ def test_a_namespace_init_without_handler_drops_term():
 def test_handler_blocked_and_ignored():
     assert sg.effect_of(signal.SIGTERM, bit(signal.SIGTERM), 0, namespace_init=True) == sg.CAUGHT
     # busybox init waits in sigtimedwait: blocked signals are queued even for a namespace init.
-    assert sg.effect_of(signal.SIGTERM, 0, 0, namespace_init=True, blocked_mask=bit(signal.SIGTERM)) == sg.BLOCKED
+    assert (
+        sg.effect_of(signal.SIGTERM, 0, 0, namespace_init=True, blocked_mask=bit(signal.SIGTERM))
+        == sg.BLOCKED
+    )
     assert sg.effect_of(signal.SIGHUP, 0, bit(signal.SIGHUP), namespace_init=False) == sg.IGNORED
 
 
@@ -72,5 +75,14 @@ def test_exit_code_after_a_signal_is_what_docker_records():
 
 
 def test_every_effect_has_words():
-    for effect in (sg.TERMINATES, sg.STOPS, sg.CONTINUES, sg.CAUGHT, sg.BLOCKED, sg.IGNORED, sg.DROPPED, sg.PROBE):
+    for effect in (
+        sg.TERMINATES,
+        sg.STOPS,
+        sg.CONTINUES,
+        sg.CAUGHT,
+        sg.BLOCKED,
+        sg.IGNORED,
+        sg.DROPPED,
+        sg.PROBE,
+    ):
         assert sg.describe_effect(effect, signal.SIGTERM)

@@ -8,7 +8,13 @@ from ctrlens.audit.capabilities import DOCKER_DEFAULT, PODMAN_DEFAULT, mask_of, 
 from tests.fixtures.audit.tree import HOST_BOUND, AuditTree, status
 from tests.unit.audit_helpers import audit_tree, finding, ids
 
-DEFAULT_FINDINGS = {"CTRL-USER-ROOT", "CTRL-LIMIT-MEMORY", "CTRL-LIMIT-PIDS", "CTRL-NNP-UNSET", "CTRL-ROOTFS-WRITABLE"}
+DEFAULT_FINDINGS = {
+    "CTRL-USER-ROOT",
+    "CTRL-LIMIT-MEMORY",
+    "CTRL-LIMIT-PIDS",
+    "CTRL-NNP-UNSET",
+    "CTRL-ROOTFS-WRITABLE",
+}
 
 
 @pytest.fixture
@@ -27,8 +33,18 @@ def test_cap_table_decodes_the_runtime_defaults():
 def test_default_docker_container_gets_exactly_the_default_findings(tree):
     result = audit_tree(tree)
     assert ids(result) == DEFAULT_FINDINGS
-    assert result.summary() == {"ns": "ok", "caps": "ok", "seccomp": "low", "lsm": "n/a", "user": "MED",
-                                "rootfs": "low", "mounts": "ok", "devices": "ok", "limits": "MED", "secrets": "skip"}
+    assert result.summary() == {
+        "ns": "ok",
+        "caps": "ok",
+        "seccomp": "low",
+        "lsm": "n/a",
+        "user": "MED",
+        "rootfs": "low",
+        "mounts": "ok",
+        "devices": "ok",
+        "limits": "MED",
+        "secrets": "skip",
+    }
     assert "docker's default 14" in finding(result, "CTRL-CAP-RUNTIME-DEFAULT").title
     assert finding(result, "CTRL-USER-ROOT").evidence[0] == "/proc/4242/status: Uid: 0 0 0 0"
 
@@ -55,7 +71,7 @@ def test_added_dangerous_caps_are_named_each_with_its_severity(tree):
     assert ids(result) == DEFAULT_FINDINGS | {"CTRL-CAP-SYS-ADMIN", "CTRL-CAP-NET-ADMIN"}
     assert finding(result, "CTRL-CAP-SYS-ADMIN").severity == "high"
     assert finding(result, "CTRL-CAP-NET-ADMIN").severity == "medium"
-    assert "docker run --cap-drop SYS_ADMIN" == finding(result, "CTRL-CAP-SYS-ADMIN").fix.docker
+    assert finding(result, "CTRL-CAP-SYS-ADMIN").fix.docker == "docker run --cap-drop SYS_ADMIN"
 
 
 def test_ambient_caps_are_a_finding(tree):
@@ -107,7 +123,8 @@ def test_cgroup_v2_limits(tmp_path):
     assert {"CTRL-LIMIT-MEMORY", "CTRL-LIMIT-PIDS"} <= ids(result)
     assert finding(result, "CTRL-LIMIT-CPU").severity == "info"
     assert finding(result, "CTRL-LIMIT-MEMORY").evidence == [
-        f"/sys/fs/cgroup{tree.cgroup_path}/memory.max: max"]
+        f"/sys/fs/cgroup{tree.cgroup_path}/memory.max: max"
+    ]
     tree.limits(memory="67108864", pids="100", cpu="50000")
     result = audit_tree(tree)
     assert not ids(result) & {"CTRL-LIMIT-MEMORY", "CTRL-LIMIT-PIDS", "CTRL-LIMIT-CPU"}
@@ -138,20 +155,29 @@ def test_devices_v1_all_and_extra(tree):
 
 
 def test_unmasked_and_writable_proc_paths(tree):
-    lines = [ln for ln in tree.root.joinpath("proc/4242/mountinfo").read_text().splitlines()
-             if " /proc/" not in ln and " /sys/firmware " not in ln]
+    lines = [
+        ln
+        for ln in tree.root.joinpath("proc/4242/mountinfo").read_text().splitlines()
+        if " /proc/" not in ln and " /sys/firmware " not in ln
+    ]
     tree.proc_file("mountinfo", "\n".join(lines) + "\n")
     result = audit_tree(tree)
-    assert finding(result, "CTRL-PROC-UNMASKED").title == \
-        "no masked paths: /proc/acpi, /proc/keys, /proc/timer_list, /sys/firmware"
-    assert finding(result, "CTRL-PROC-WRITABLE").title == "writable: /proc/bus, /proc/fs, /proc/irq, /proc/sys"
+    assert (
+        finding(result, "CTRL-PROC-UNMASKED").title
+        == "no masked paths: /proc/acpi, /proc/keys, /proc/timer_list, /sys/firmware"
+    )
+    assert (
+        finding(result, "CTRL-PROC-WRITABLE").title == "writable: /proc/bus, /proc/fs, /proc/irq, /proc/sys"
+    )
 
 
 def test_seccomp_off_in_one_exec_process_only(tree):
     from tests.fixtures.proctree import FakeProcess
 
     cgroup = tree.root.joinpath("proc/4242/cgroup").read_text()
-    tree.add(FakeProcess(4300, 4242, "sh", ["sh"], cgroup, pid_ns=4026532180, mnt_ns=4026532177, nspid=[4300, 7]))
+    tree.add(
+        FakeProcess(4300, 4242, "sh", ["sh"], cgroup, pid_ns=4026532180, mnt_ns=4026532177, nspid=[4300, 7])
+    )
     tree.file("/proc/4300/status", status(seccomp=0, nspid="4300\t7"))
     seccomp = finding(audit_tree(tree), "CTRL-SECCOMP-DISABLED")
     assert seccomp.title == "seccomp disabled (process 4300)" and seccomp.pid == 4300

@@ -42,7 +42,10 @@ def test_read_only_host_root_with_writable_submounts(tree):
     assert host.title == "the host's root filesystem mounted read-only at /host" and host.severity == "high"
     sub = finding(result, "CTRL-MOUNT-RW-SUBMOUNT")
     assert sub.title == "2 host mount(s) writable under read-only /host: /host/dev, /host/var/lib/docker"
-    assert [f.id for f in result.findings if f.layer == "mounts"] == ["CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT"]
+    assert [f.id for f in result.findings if f.layer == "mounts"] == [
+        "CTRL-MOUNT-HOST-PATH",
+        "CTRL-MOUNT-RW-SUBMOUNT",
+    ]
 
 
 def test_runtime_own_binds_and_read_only_files_in_etc_are_not_findings(tree):
@@ -51,23 +54,42 @@ def test_runtime_own_binds_and_read_only_files_in_etc_are_not_findings(tree):
     tree.proc_file("mountinfo", DOCKER_MOUNTINFO + localtime)
     assert audit_tree(tree).layer_status("mounts") == "ok"  # resolv.conf/hosts of its own, localtime ro
     tree.proc_file("mountinfo", DOCKER_MOUNTINFO + etc_rw)
-    assert finding(audit_tree(tree), "CTRL-MOUNT-HOST-PATH").title == "host /etc/app mounted read-write at /etc/app"
+    assert (
+        finding(audit_tree(tree), "CTRL-MOUNT-HOST-PATH").title
+        == "host /etc/app mounted read-write at /etc/app"
+    )
 
 
 def test_shared_propagation_with_a_host_peer_group(tree):
     shared = "98 72 254:0 /var/lib/docker/volumes/v/_data /data rw,relatime shared:1 - ext4 /dev/vda rw\n"
     tree.proc_file("mountinfo", DOCKER_MOUNTINFO + shared)
     result = audit_tree(tree)
-    assert ids(result) - {"CTRL-USER-ROOT", "CTRL-LIMIT-MEMORY", "CTRL-LIMIT-PIDS", "CTRL-NNP-UNSET",
-                          "CTRL-ROOTFS-WRITABLE"} == {"CTRL-MOUNT-PROPAGATION-SHARED"}  # a volume is not a finding
+    assert ids(result) - {
+        "CTRL-USER-ROOT",
+        "CTRL-LIMIT-MEMORY",
+        "CTRL-LIMIT-PIDS",
+        "CTRL-NNP-UNSET",
+        "CTRL-ROOTFS-WRITABLE",
+    } == {"CTRL-MOUNT-PROPAGATION-SHARED"}  # a volume is not a finding
 
 
 def test_matrix_fits_80_columns(tree):
     result = audit_tree(tree)
     text = matrix([result] * 3, 80)
     assert max(map(len, text.splitlines())) <= 80
-    assert text.splitlines()[0].split() == ["CONTAINER", "NS", "CAPS", "SECCOMP", "LSM", "USER", "ROOTFS",
-                                            "MOUNTS", "DEVICES", "LIMITS", "SECRETS"]
+    assert text.splitlines()[0].split() == [
+        "CONTAINER",
+        "NS",
+        "CAPS",
+        "SECCOMP",
+        "LSM",
+        "USER",
+        "ROOTFS",
+        "MOUNTS",
+        "DEVICES",
+        "LIMITS",
+        "SECRETS",
+    ]
 
 
 def test_cli_on_a_fixture_host(tree, capsys):
@@ -77,9 +99,25 @@ def test_cli_on_a_fixture_host(tree, capsys):
     assert record["summary"]["mounts"] == "HIGH" and record["worst"] == "high"
     sock = next(f for f in record["findings"] if f["id"] == "CTRL-MOUNT-RUNTIME-SOCKET")
     assert sock["fix"].startswith("remove the -v/--mount") and sock["cis"] == "5.31"
-    assert main(["audit", "--host-root", str(tree.root), "--no-secrets", "--fail-on", "high", "--summary"]) == 1
-    assert main(["audit", "--host-root", str(tree.root), "--no-secrets", "--fail-on", "high",
-                 "--ignore", "CTRL-MOUNT-*", "--summary"]) == 0
+    assert (
+        main(["audit", "--host-root", str(tree.root), "--no-secrets", "--fail-on", "high", "--summary"]) == 1
+    )
+    assert (
+        main(
+            [
+                "audit",
+                "--host-root",
+                str(tree.root),
+                "--no-secrets",
+                "--fail-on",
+                "high",
+                "--ignore",
+                "CTRL-MOUNT-*",
+                "--summary",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["audit", "--host-root", str(tree.root), "nosuch"]) == 3
     err = capsys.readouterr().err

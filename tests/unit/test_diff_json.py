@@ -10,8 +10,14 @@ from ctrlens.output.jsonrecords import dumps_with_records
 
 
 def _result() -> DiffResult:
-    info = FileInfo(mode=0o100755, size=3, uid=0, gid=0, mtime_ns=1_700_000_000_000_000_000,
-                    ctime_ns=1_700_000_001_000_000_000)
+    info = FileInfo(
+        mode=0o100755,
+        size=3,
+        uid=0,
+        gid=0,
+        mtime_ns=1_700_000_000_000_000_000,
+        ctime_ns=1_700_000_001_000_000_000,
+    )
     changes = [Change(b"/tmp/a", ADDED, info), Change(b"/tmp/bad\xffname", ADDED, info)]
     return DiffResult("id", "web", "docker", "overlay", "docker", changes=changes, limitations=["x"])
 

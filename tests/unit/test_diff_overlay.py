@@ -49,7 +49,11 @@ def same_dir_times(*dirs: Path) -> None:
 
 @pytest.fixture
 def layers(tmp_path: Path) -> tuple[Path, Path, Path]:
-    upper, low1, low2 = tmp_path / "upper", tmp_path / "low1", tmp_path / "low2"  # low1 is the top lower layer
+    upper, low1, low2 = (
+        tmp_path / "upper",
+        tmp_path / "low1",
+        tmp_path / "low2",
+    )  # low1 is the top lower layer
     for d in (upper, low1, low2):
         d.mkdir()
     # The image: /etc/{passwd,group,motd}, /bin/{sh (ELF, 0755), ls}, /usr/sbin/{a,b}, /opt/old
@@ -88,7 +92,11 @@ def test_added_changed_deleted_with_parents_as_docker_shows_them(layers):
     write(upper / "root/notes.txt", b"n", mtime=None)
     same_dir_times(upper / "etc")
     assert kinds(run(upper, [low1, low2])) == {
-        ("C", "/etc"), ("C", "/etc/passwd"), ("D", "/etc/group"), ("A", "/root"), ("A", "/root/notes.txt"),
+        ("C", "/etc"),
+        ("C", "/etc/passwd"),
+        ("D", "/etc/group"),
+        ("A", "/root"),
+        ("A", "/root/notes.txt"),
     }
 
 
@@ -100,7 +108,9 @@ def test_podman_style_reports_a_parent_only_for_adds_and_deletes(layers):
     same_dir_times(upper / "etc", upper / "bin")
     assert kinds(run(upper, [low1, low2], STYLE_PODMAN)) == {
         ("C", "/etc/passwd"),  # /etc has the image's times and no A/D inside: not listed
-        ("C", "/bin/sh"), ("D", "/bin/ls"), ("C", "/bin"),  # /bin as the parent of a D
+        ("C", "/bin/sh"),
+        ("D", "/bin/ls"),
+        ("C", "/bin"),  # /bin as the parent of a D
     }
 
 
@@ -111,7 +121,11 @@ def test_replaced_directory_docker_lists_what_it_hides(layers):
     write(upper / "usr/sbin/c", b"c", mtime=None)
     same_dir_times(upper / "usr")
     assert kinds(run(upper, [low1, low2])) == {
-        ("C", "/usr"), ("C", "/usr/sbin"), ("D", "/usr/sbin/a"), ("C", "/usr/sbin/b"), ("A", "/usr/sbin/c"),
+        ("C", "/usr"),
+        ("C", "/usr/sbin"),
+        ("D", "/usr/sbin/a"),
+        ("C", "/usr/sbin/b"),
+        ("A", "/usr/sbin/c"),
     }
 
 
@@ -122,7 +136,10 @@ def test_replaced_directory_podman_deletes_it_and_lists_the_new_content(layers):
     write(upper / "usr/sbin/c", b"c", mtime=None)
     same_dir_times(upper / "usr")
     assert kinds(run(upper, [low1, low2], STYLE_PODMAN)) == {
-        ("C", "/usr"), ("D", "/usr/sbin"), ("C", "/usr/sbin/b"), ("A", "/usr/sbin/c"),
+        ("C", "/usr"),
+        ("D", "/usr/sbin"),
+        ("C", "/usr/sbin/b"),
+        ("A", "/usr/sbin/c"),
     }
 
 
@@ -138,7 +155,9 @@ def test_opaque_directory_in_a_lower_layer_hides_deeper_layers(layers):
     upper, low1, low2 = layers
     opaque(low1 / "usr/sbin")
     write(low1 / "usr/sbin/z", b"z")
-    write(upper / "usr/sbin/a", b"a again", mtime=None)  # /usr/sbin/a is only in low2, hidden by low1's opaque dir
+    write(
+        upper / "usr/sbin/a", b"a again", mtime=None
+    )  # /usr/sbin/a is only in low2, hidden by low1's opaque dir
     write(upper / "usr/sbin/z", b"z changed", mtime=None)
     result = kinds(run(upper, [low1, low2]))
     assert ("A", "/usr/sbin/a") in result
@@ -208,7 +227,10 @@ def test_hash_of_added_files(layers):
     upper, low1, low2 = layers
     write(upper / "root/a", b"abc", mtime=None)
     walker = run(upper, [low1, low2], hash=True)
-    assert by_path(walker, "/root/a").sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        by_path(walker, "/root/a").sha256
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
 
 
 def test_names_that_are_not_utf8_survive(layers):

@@ -48,21 +48,41 @@ def host(tmp_path) -> Host:
     (tmp_path / "sys/fs/cgroup/unified").mkdir(parents=True)
     (tmp_path / "sys/fs/cgroup/unified/cgroup.controllers").write_text("")
     for name, container_id, pid in (("web", WEB, 101), ("cache", CACHE, 201)):
-        tree.container(shim=shim_v2(pid - 1, "moby", container_id), pid=pid, comm="sleep", argv=["sleep", "1d"],
-                       cgroup=v1(f"/docker/{container_id}"), workers=1 if name == "web" else 0)
-        tree.file(f"/var/lib/docker/containers/{container_id}/config.v2.json",
-                  {"Name": f"/{name}", "Config": {"Image": "ctrlens-bb:1"}})
+        tree.container(
+            shim=shim_v2(pid - 1, "moby", container_id),
+            pid=pid,
+            comm="sleep",
+            argv=["sleep", "1d"],
+            cgroup=v1(f"/docker/{container_id}"),
+            workers=1 if name == "web" else 0,
+        )
+        tree.file(
+            f"/var/lib/docker/containers/{container_id}/config.v2.json",
+            {"Name": f"/{name}", "Config": {"Image": "ctrlens-bb:1"}},
+        )
     # Values as this machine's cgroup v1 files print them (docker 20.10, cgroupfs driver).
-    cgroup_files(tmp_path, f"/docker/{WEB}", {
-        "cpuacct.usage": "18422101\n", "memory.usage_in_bytes": "483328\n",
-        "memory.limit_in_bytes": "67108864\n", "pids.max": "50\n",
-        "memory.stat": "cache 12288\nrss 208896\ntotal_inactive_file 12288\ntotal_active_file 0\n",
-    })
-    cgroup_files(tmp_path, f"/docker/{CACHE}", {
-        "cpuacct.usage": "2500000000\n", "memory.usage_in_bytes": "1048576\n",
-        "memory.limit_in_bytes": "9223372036854771712\n", "pids.max": "max\n",
-        "memory.stat": "total_inactive_file 0\n",
-    })
+    cgroup_files(
+        tmp_path,
+        f"/docker/{WEB}",
+        {
+            "cpuacct.usage": "18422101\n",
+            "memory.usage_in_bytes": "483328\n",
+            "memory.limit_in_bytes": "67108864\n",
+            "pids.max": "50\n",
+            "memory.stat": "cache 12288\nrss 208896\ntotal_inactive_file 12288\ntotal_active_file 0\n",
+        },
+    )
+    cgroup_files(
+        tmp_path,
+        f"/docker/{CACHE}",
+        {
+            "cpuacct.usage": "2500000000\n",
+            "memory.usage_in_bytes": "1048576\n",
+            "memory.limit_in_bytes": "9223372036854771712\n",
+            "pids.max": "max\n",
+            "memory.stat": "total_inactive_file 0\n",
+        },
+    )
     return Host(str(tmp_path))
 
 
@@ -74,8 +94,10 @@ def test_identity_processes_and_cgroup_counters(host):
     collection = Engine(host, [CgroupSource(host)]).collect()
     assert collection.ok and collection.containers == 2
     info = values(collection, "ctrlens_container_info")
-    assert info == {(WEB, "web", "docker", "ctrlens-bb:1", "", ""): 1.0,
-                    (CACHE, "cache", "docker", "ctrlens-bb:1", "", ""): 1.0}
+    assert info == {
+        (WEB, "web", "docker", "ctrlens-bb:1", "", ""): 1.0,
+        (CACHE, "cache", "docker", "ctrlens-bb:1", "", ""): 1.0,
+    }
     assert values(collection, "ctrlens_container_processes") == {(WEB,): 2.0, (CACHE,): 1.0}
     assert values(collection, "ctrlens_container_cpu_seconds_total") == {(WEB,): 0.018422101, (CACHE,): 2.5}
     # usage less inactive page cache, as `docker stats` shows it
@@ -165,9 +187,11 @@ def test_slow_sources_wait_when_the_budget_is_spent(host):
 
 
 # The root line of a docker container's mountinfo on this machine (overlay2 on ext4), then --read-only's.
-ROOT_RW = ("1175 1052 0:95 / / rw,relatime master:496 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/"
-           "AB:/var/lib/docker/overlay2/l/CD,upperdir=/var/lib/docker/overlay2/e1/diff,workdir=/var/lib/docker/"
-           "overlay2/e1/work\n")
+ROOT_RW = (
+    "1175 1052 0:95 / / rw,relatime master:496 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/"
+    "AB:/var/lib/docker/overlay2/l/CD,upperdir=/var/lib/docker/overlay2/e1/diff,workdir=/var/lib/docker/"
+    "overlay2/e1/work\n"
+)
 ROOT_RO = ROOT_RW.replace("/ / rw,relatime", "/ / ro,relatime")
 
 
@@ -220,7 +244,10 @@ def test_a_source_following_processes_is_measured_again_only_when_they_change(ho
     time.sleep(0.01)  # past its ttl
     engine.collect()
     assert following.calls == 2  # same processes: no new measurement
-    HostTree(Path(host.root)).add(FakeProcess(103, 101, "sh", ["sh"], v1(f"/docker/{WEB}"), pid_ns=4026532500,
-                                              mnt_ns=4026532501, nspid=[103, 3]))
+    HostTree(Path(host.root)).add(
+        FakeProcess(
+            103, 101, "sh", ["sh"], v1(f"/docker/{WEB}"), pid_ns=4026532500, mnt_ns=4026532501, nspid=[103, 3]
+        )
+    )
     engine.collect()
     assert following.calls == 3  # web has a new process: measured again; cache untouched

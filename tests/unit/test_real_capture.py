@@ -49,7 +49,12 @@ def test_no_host_process_is_attributed_to_a_container():
 
 
 def test_cli_reads_the_capture_through_host_root():
-    out = subprocess.run([sys.executable, "-m", "ctrlens.cli", "--host-root", str(ROOT), "containers", "-o", "json"],
-                         capture_output=True, text=True, check=True, env={**os.environ, "CTRLENS_HOST_ROOT": ""})
+    out = subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", "--host-root", str(ROOT), "containers", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "CTRLENS_HOST_ROOT": ""},
+    )
     names = sorted(c["name"] for c in json.loads(out.stdout))
     assert names == ["l1", "mypod/app", "p1", "t1"]

@@ -23,17 +23,26 @@ B = "abc" + "2" * 61
 @pytest.fixture
 def tree(tmp_path):
     t = HostTree(tmp_path)
-    t.container(shim=shim_v2(100, "moby", A), pid=101, comm="sleep", argv=["sleep"], cgroup=v1(f"/docker/{A}"))
-    t.container(shim=shim_v2(200, "moby", B), pid=201, comm="sleep", argv=["sleep"], cgroup=v1(f"/docker/{B}"),
-                pid_ns=4026532900)
+    t.container(
+        shim=shim_v2(100, "moby", A), pid=101, comm="sleep", argv=["sleep"], cgroup=v1(f"/docker/{A}")
+    )
+    t.container(
+        shim=shim_v2(200, "moby", B),
+        pid=201,
+        comm="sleep",
+        argv=["sleep"],
+        cgroup=v1(f"/docker/{B}"),
+        pid_ns=4026532900,
+    )
     t.file(f"/var/lib/docker/containers/{A}/config.v2.json", {"Name": "/alpha"})
     t.file(f"/var/lib/docker/containers/{B}/config.v2.json", {"Name": "/beta"})
     return t
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_ref_by_name_full_id_unique_prefix_and_pid(tree):
@@ -75,8 +84,13 @@ def test_host_root_that_is_not_a_host_root(tmp_path):
 
 def test_host_root_from_environment(tree):
     env = {**os.environ, "CTRLENS_HOST_ROOT": str(tree.root)}
-    out = subprocess.run([sys.executable, "-m", "ctrlens.cli", "containers", "-o", "json"], capture_output=True,
-                         text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", "containers", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     assert sorted(c["name"] for c in json.loads(out)) == ["alpha", "beta"]
 
 
@@ -105,7 +119,9 @@ def test_not_root_says_once_what_it_cannot_see_and_shows_the_rest():
         os.setgroups([]); os.setgid(65534); os.setuid(65534)
         sys.exit(cli.main(sys.argv[1:]))
     """)
-    r = subprocess.run([sys.executable, "-c", script, "ps"], capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", script, "ps"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("not running as root") == 1
     assert "PID" in r.stdout.splitlines()[0] and len(r.stdout.splitlines()) > 10

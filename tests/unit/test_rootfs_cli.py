@@ -27,8 +27,18 @@ def rooted(tmp_path: Path):
     tree = rt.build(tmp_path)
     (tree.root / "bin").mkdir()
     shutil.copy2(BUSYBOX, tree.root / "bin" / "busybox")  # type: ignore[arg-type]
-    proc = subprocess.Popen(["unshare", "--mount", "--fork", "--kill-child", f"--root={tree.root}",
-                             "/bin/busybox", "sleep", "1000"])
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "--mount",
+            "--fork",
+            "--kill-child",
+            f"--root={tree.root}",
+            "/bin/busybox",
+            "sleep",
+            "1000",
+        ]
+    )
     try:
         pid = _child_of(proc.pid)
         yield tree, pid
@@ -50,10 +60,17 @@ def _child_of(pid: int) -> int:
     raise RuntimeError("the rooted process did not start")
 
 
-def ctrlens(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "ctrlens.cli", *args], input=input, capture_output=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
+def ctrlens(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "ctrlens.cli", *args],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
 
 
 def test_split_operand() -> None:
@@ -117,8 +134,10 @@ def test_stat_json(rooted) -> None:
         pytest.skip("no procfs in the fake root")
     record = json.loads(ctrlens("fs", "stat", str(pid), "/proc", "-o", "json").stdout)
     assert record["mount_point"] is True and record["mount"]["fstype"] == "proc"
-    assert json.loads(ctrlens("fs", "stat", str(pid), "/abs_etc", "-o", "json").stdout)["link_target"] == \
-        "/etc/hostname"
+    assert (
+        json.loads(ctrlens("fs", "stat", str(pid), "/abs_etc", "-o", "json").stdout)["link_target"]
+        == "/etc/hostname"
+    )
 
 
 def test_changes_say_what_they_did(rooted) -> None:
@@ -126,7 +145,11 @@ def test_changes_say_what_they_did(rooted) -> None:
     r = ctrlens("fs", "touch", str(pid), "/tmp/x")
     assert r.stdout.decode() == f"created /tmp/x in process {pid}, owner 0:0 mode 0644\n"
     r = ctrlens("fs", "mkdir", "-p", "--owner", "ctruser:ctrgroup", str(pid), "/tmp/a/b")
-    assert r.returncode == 0 and "created /tmp/a/b" in r.stdout.decode() and "owner 1000:1001" in r.stdout.decode()
+    assert (
+        r.returncode == 0
+        and "created /tmp/a/b" in r.stdout.decode()
+        and "owner 1000:1001" in r.stdout.decode()
+    )
     assert ctrlens("fs", "rm", "-r", str(pid), "/tmp/a").returncode == 2  # not a terminal: needs --yes
     r = ctrlens("fs", "rm", "-r", "--yes", str(pid), "/tmp/a")
     assert r.returncode == 0 and not (tree.root / "tmp" / "a").exists()
@@ -176,9 +199,13 @@ def test_edit_with_a_scripted_editor(rooted, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().startswith("replaced /etc/hostname")
     assert (tree.root / "etc" / "hostname").read_bytes() == b"EDITED-HOSTNAME\n"
-    r = ctrlens("fs", "edit", str(pid), "/etc/hostname", env={"EDITOR": _editor(tmp_path, "true\n"), "VISUAL": ""})
+    r = ctrlens(
+        "fs", "edit", str(pid), "/etc/hostname", env={"EDITOR": _editor(tmp_path, "true\n"), "VISUAL": ""}
+    )
     assert r.returncode == 0 and b"no changes" in r.stdout
-    r = ctrlens("fs", "edit", str(pid), "/etc/hostname", env={"EDITOR": _editor(tmp_path, "exit 3\n"), "VISUAL": ""})
+    r = ctrlens(
+        "fs", "edit", str(pid), "/etc/hostname", env={"EDITOR": _editor(tmp_path, "exit 3\n"), "VISUAL": ""}
+    )
     assert r.returncode == 4 and b"editor exited with status 3" in r.stderr
 
 
@@ -198,8 +225,9 @@ def _on_terminal(args: list[str], answer: bytes) -> tuple[int, bytes]:
     import select
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "ctrlens.cli", *args], stdin=follower, stdout=follower,
-                            stderr=follower)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ctrlens.cli", *args], stdin=follower, stdout=follower, stderr=follower
+    )
     os.close(follower)
     out = b""
     answered = False

@@ -89,7 +89,12 @@ def test_copy_out_archive_keeps_modes_owners_and_times(root, tree, out) -> None:
     os.utime(tree.root / "etc" / "shadow", ns=(1_000_000_000, 2_000_000_000))
     copy_out(root, "/etc", out, recursive=True, archive=True)
     st = os.lstat(out / "etc" / "shadow")
-    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (1000, 1001, 0o640, 2_000_000_000)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (
+        1000,
+        1001,
+        0o640,
+        2_000_000_000,
+    )
 
 
 def test_copy_out_single_files_and_links(root, tree, out) -> None:
@@ -165,7 +170,10 @@ class _DyingHandle:
 def test_container_stopping_during_copy_out_leaves_nothing(tree, resolver, out) -> None:
     fd = os.open(tree.root, os.O_PATH | os.O_DIRECTORY)
     dying = _DyingHandle(3)
-    with ContainerRoot(fd, label="web", handle=dying, resolver=resolver) as r, pytest.raises(ContainerStopped):  # type: ignore[arg-type]
+    with (
+        ContainerRoot(fd, label="web", handle=dying, resolver=resolver) as r,
+        pytest.raises(ContainerStopped),
+    ):  # type: ignore[arg-type]
         copy_out(r, "/etc", out, recursive=True)
     assert os.listdir(out) == []
 
@@ -231,7 +239,10 @@ def test_copy_in_refuses_host_specials(root, tree) -> None:
 def test_copy_in_to_a_stopped_container_writes_nothing(tree, resolver, source) -> None:
     fd = os.open(tree.root, os.O_PATH | os.O_DIRECTORY)
     dying = _DyingHandle(2)
-    with ContainerRoot(fd, label="web", handle=dying, resolver=resolver) as r, pytest.raises(ContainerStopped):  # type: ignore[arg-type]
+    with (
+        ContainerRoot(fd, label="web", handle=dying, resolver=resolver) as r,
+        pytest.raises(ContainerStopped),
+    ):  # type: ignore[arg-type]
         copy_in(r, source, "/tmp", recursive=True)
     assert not (tree.root / "tmp" / "src").exists()
     _no_temp(tree.root)

@@ -130,4 +130,6 @@ def test_accounts_parse_hostile_lines() -> None:
     assert accounts.user(0) == "root"  # the first name wins, as getpwuid does
     assert accounts.user(5) == "5" and accounts.user(9) == "9"
     assert accounts.user(7) == "\ufffd\ufffd"
-    assert accounts.uid_of("root") == 0 and accounts.gid_of("wheel") == 10 and accounts.uid_of("nobody") is None
+    assert (
+        accounts.uid_of("root") == 0 and accounts.gid_of("wheel") == 10 and accounts.uid_of("nobody") is None
+    )

@@ -76,8 +76,10 @@ def test_magic_links_are_refused(root: ContainerRoot, tree: rt.Tree, path: str) 
     assert _read(root, path) in (errno.ELOOP, errno.EACCES)
 
 
-@pytest.mark.parametrize("path, kind", [("/fifo", "FIFO"), ("/null", "character device"),
-                                        ("/kmsg", "character device"), ("/sock", "socket")])
+@pytest.mark.parametrize(
+    "path, kind",
+    [("/fifo", "FIFO"), ("/null", "character device"), ("/kmsg", "character device"), ("/sock", "socket")],
+)
 def test_special_files_are_refused_before_any_open(root: ContainerRoot, path: str, kind: str) -> None:
     with pytest.raises(UnsafeFile, match=f"refusing to read {path}: {kind}"):
         root.read_bytes(path)
@@ -117,10 +119,39 @@ def test_directory_required_where_asked(root: ContainerRoot) -> None:
 # --- the two resolvers agree ---------------------------------------------------------------------------------
 
 AGREEMENT_PATHS = [
-    "/", "", ".", "..", "/.", "/..", "/etc", "/etc/", "/etc/.", "/etc/..", "/etc/hostname", "/etc/hostname/.",
-    "/abs_etc", "/abs_etc/", "/chain1", "/chain1/", "/loop1", "/loop1/", "/etclink", "/etclink/", "/dirlink",
-    "/dirlink/", "/dirlink/ctrfile", "/reldir", "/reldir/", "/victim", "/fifo", "/fifo/..", "/nope", "/nope/..",
-    "/names/new\nline", "/tmp/../etc/./hostname", "//etc//hostname",
+    "/",
+    "",
+    ".",
+    "..",
+    "/.",
+    "/..",
+    "/etc",
+    "/etc/",
+    "/etc/.",
+    "/etc/..",
+    "/etc/hostname",
+    "/etc/hostname/.",
+    "/abs_etc",
+    "/abs_etc/",
+    "/chain1",
+    "/chain1/",
+    "/loop1",
+    "/loop1/",
+    "/etclink",
+    "/etclink/",
+    "/dirlink",
+    "/dirlink/",
+    "/dirlink/ctrfile",
+    "/reldir",
+    "/reldir/",
+    "/victim",
+    "/fifo",
+    "/fifo/..",
+    "/nope",
+    "/nope/..",
+    "/names/new\nline",
+    "/tmp/../etc/./hostname",
+    "//etc//hostname",
 ]
 
 
@@ -223,7 +254,9 @@ def test_eagain_is_retried(monkeypatch, tree: rt.Tree) -> None:
     try:
         os.close(Openat2Resolver().open_path(rootfd, b"/etc/hostname"))
         assert calls["n"] == 3
-        monkeypatch.setattr(resolve, "openat2", lambda *a: (_ for _ in ()).throw(BlockingIOError(errno.EAGAIN, "")))
+        monkeypatch.setattr(
+            resolve, "openat2", lambda *a: (_ for _ in ()).throw(BlockingIOError(errno.EAGAIN, ""))
+        )
         with pytest.raises(OSError) as info:
             Openat2Resolver().open_path(rootfd, b"/etc/hostname")
         assert info.value.errno == errno.EAGAIN

@@ -40,7 +40,9 @@ def test_tar_out_of_etc(root: ContainerRoot, tree: rt.Tree) -> None:
     assert report.files == 4
 
 
-def test_tar_out_of_the_root_describes_specials_and_carries_no_host_data(root: ContainerRoot, tree: rt.Tree) -> None:
+def test_tar_out_of_the_root_describes_specials_and_carries_no_host_data(
+    root: ContainerRoot, tree: rt.Tree
+) -> None:
     buf = io.BytesIO()
     write_tar(root, "/", buf)
     data = buf.getvalue()
@@ -74,10 +76,20 @@ def test_tar_roundtrip_through_read_tar(root: ContainerRoot, tree: rt.Tree) -> N
             assert f.read() == b"odd:" + name
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("a/b", b"a/b"), ("/etc/passwd", b"etc/passwd"), ("./x/./y", b"x/y"), ("", b""), (".", b""),
-    ("../x", None), ("a/../../x", None), ("a/..", None), ("/../../etc", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("a/b", b"a/b"),
+        ("/etc/passwd", b"etc/passwd"),
+        ("./x/./y", b"x/y"),
+        ("", b""),
+        (".", b""),
+        ("../x", None),
+        ("a/../../x", None),
+        ("a/..", None),
+        ("/../../etc", None),
+    ],
+)
 def test_member_paths(name: str, expected: bytes | None) -> None:
     assert member_path(name) == expected
 
@@ -85,6 +97,7 @@ def test_member_paths(name: str, expected: bytes | None) -> None:
 def _hostile_tar(tree: rt.Tree) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+
         def add(name: str, data: bytes | None = None, **attrs: object) -> None:
             info = tarfile.TarInfo(name)
             for k, v in attrs.items():
@@ -126,7 +139,9 @@ def test_hostile_tar_stays_in_the_destination(root: ContainerRoot, tree: rt.Tree
     report = read_tar(root, "/tmp/dest", io.BytesIO(_hostile_tar(tree)))
 
     assert rt.state(tree.base, exclude=("root",)) == before_outside
-    assert rt.state(tree.root, exclude=("tmp", "proc")) == before_root  # nothing outside the destination either
+    assert (
+        rt.state(tree.root, exclude=("tmp", "proc")) == before_root
+    )  # nothing outside the destination either
     rt.host_intact(tree)
 
     assert (dest / "abs" / "evil").read_bytes() == b"abs\n"
@@ -141,8 +156,16 @@ def test_hostile_tar_stays_in_the_destination(root: ContainerRoot, tree: rt.Tree
     assert (dest / "ro" / "inside").exists()
     assert not (tree.root / "escape").exists() and not (tree.base / "escape").exists()
     refused = {p for p, _ in report.skipped}
-    assert {b"../../escape", b"a/../../escape2", b"hl", b"hl2", b"hl3", b"/dev/kmsg", b"/dev/vda",
-            b"hostdir/pwned"} <= refused
+    assert {
+        b"../../escape",
+        b"a/../../escape2",
+        b"hl",
+        b"hl2",
+        b"hl3",
+        b"/dev/kmsg",
+        b"/dev/vda",
+        b"hostdir/pwned",
+    } <= refused
     assert report.refused == 8
 
 

@@ -32,8 +32,13 @@ SECRETS = (DB_PASSWORD, TOKEN, ARG_SECRET)
 
 @pytest.fixture()
 def children():
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "DB_PASSWORD": DB_PASSWORD, "GITHUB_TOKEN": TOKEN,
-           "NODE_VERSION": "20.11.1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "DB_PASSWORD": DB_PASSWORD,
+        "GITHUB_TOKEN": TOKEN,
+        "NODE_VERSION": "20.11.1",
+    }
     init = subprocess.Popen(["sh", "-c", f"sleep 60; : --token={ARG_SECRET}"], env=env)
     worker = subprocess.Popen(["sleep", "61"], env={**env, "WORKER_ID": "7"})
     time.sleep(0.2)  # let exec finish (an empty cmdline right after Popen is transient)
@@ -51,12 +56,27 @@ def private_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def snapshot_of(*procs: subprocess.Popen) -> Snapshot:
     cid = "c0ffee" * 10 + "beef"
     processes = {
-        p.pid: Process(pid=p.pid, ppid=1, uid=0, comm="sh", cmdline=[], state="S", start_ticks=0, cgroup="/docker/x",
-                       container_id=cid)
+        p.pid: Process(
+            pid=p.pid,
+            ppid=1,
+            uid=0,
+            comm="sh",
+            cmdline=[],
+            state="S",
+            start_ticks=0,
+            cgroup="/docker/x",
+            container_id=cid,
+        )
         for p in procs
     }
-    container = Container(id=cid, runtime="docker", cgroup=f"/docker/{cid}", name="unit-web",
-                          init_pid=procs[0].pid, pids=[p.pid for p in procs])
+    container = Container(
+        id=cid,
+        runtime="docker",
+        cgroup=f"/docker/{cid}",
+        name="unit-web",
+        init_pid=procs[0].pid,
+        pids=[p.pid for p in procs],
+    )
     return Snapshot(processes=processes, containers={cid: container}, host_root="/")
 
 
@@ -158,14 +178,21 @@ def test_env_shows_the_init_then_only_what_differs(children) -> None:
     ctx = FakeContext(snapshot_of(*children))
     run(env_cmd, ctx, ["web", "-o", "json"])
     rows = json.loads(ctx.out.getvalue())
-    assert {r["name"] for r in rows if r["pid"] == init.pid} >= {"DB_PASSWORD", "GITHUB_TOKEN", "PATH", "LANG"}
+    assert {r["name"] for r in rows if r["pid"] == init.pid} >= {
+        "DB_PASSWORD",
+        "GITHUB_TOKEN",
+        "PATH",
+        "LANG",
+    }
     assert [r["name"] for r in rows if r["pid"] == worker.pid] == ["WORKER_ID"]
     ctx = FakeContext(snapshot_of(*children))
     run(env_cmd, ctx, ["web", "--all-processes", "-o", "json"])
     assert len([r for r in json.loads(ctx.out.getvalue()) if r["pid"] == worker.pid]) == 6
 
 
-def test_a_process_that_exits_mid_read_is_discarded_not_reported_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_process_that_exits_mid_read_is_discarded_not_reported_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     child = subprocess.Popen(["sleep", "60"], env={"DB_PASSWORD": DB_PASSWORD})
     time.sleep(0.1)
     real_read = ProcHandle.read
@@ -198,11 +225,26 @@ def test_a_container_in_the_host_pid_namespace_is_listed_as_a_reader(children) -
     # Our children run in the host PID namespace with our uid and caps: as "containers" they can read each other.
     init, worker = children
     snap = snapshot_of(init)
-    other = Container(id="d" * 64, runtime="docker", cgroup="/docker/d", name="unit-pidhost", init_pid=worker.pid,
-                      pids=[worker.pid])
+    other = Container(
+        id="d" * 64,
+        runtime="docker",
+        cgroup="/docker/d",
+        name="unit-pidhost",
+        init_pid=worker.pid,
+        pids=[worker.pid],
+    )
     snap.containers[other.id] = other
-    snap.processes[worker.pid] = Process(pid=worker.pid, ppid=1, uid=0, comm="sleep", cmdline=[], state="S",
-                                         start_ticks=0, cgroup="/docker/d", container_id=other.id)
+    snap.processes[worker.pid] = Process(
+        pid=worker.pid,
+        ppid=1,
+        uid=0,
+        comm="sleep",
+        cmdline=[],
+        state="S",
+        start_ticks=0,
+        cgroup="/docker/d",
+        container_id=other.id,
+    )
     ctx = FakeContext(snap)
     run(secrets_cmd, ctx, ["web", "-o", "json"])
     records = {r["container"]["name"]: r for r in json.loads(ctx.out.getvalue())}

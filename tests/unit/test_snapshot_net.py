@@ -42,9 +42,18 @@ def test_ipv4_and_ipv6_addresses_decode():
 def test_tcp_listening_and_established():
     listen, conn = parse_inet(TCP, "tcp")
     assert (listen["local_address"], listen["local_port"], listen["state"], listen["listening"]) == (
-        "0.0.0.0", 80, "LISTEN", True)
+        "0.0.0.0",
+        80,
+        "LISTEN",
+        True,
+    )
     assert (conn["remote_address"], conn["remote_port"], conn["state"], conn["uid"], conn["inode"]) == (
-        "127.0.0.1", 54321, "ESTABLISHED", 101, 31338)
+        "127.0.0.1",
+        54321,
+        "ESTABLISHED",
+        101,
+        31338,
+    )
     assert not conn["listening"]
 
 

@@ -10,9 +10,21 @@ CID = "a" * 64
 OTHER = "b" * 64
 
 
-def proc(pid: int, ppid: int, argv: list[str], container: str | None = None, role: str | None = None) -> Process:
-    return Process(pid=pid, ppid=ppid, uid=0, comm=argv[0].rsplit("/", 1)[-1][:15] if argv else "kworker",
-                   cmdline=argv, state="S", start_ticks=pid, cgroup="/", container_id=container, role=role)
+def proc(
+    pid: int, ppid: int, argv: list[str], container: str | None = None, role: str | None = None
+) -> Process:
+    return Process(
+        pid=pid,
+        ppid=ppid,
+        uid=0,
+        comm=argv[0].rsplit("/", 1)[-1][:15] if argv else "kworker",
+        cmdline=argv,
+        state="S",
+        start_ticks=pid,
+        cgroup="/",
+        container_id=container,
+        role=role,
+    )
 
 
 def snapshot(with_other: bool = True) -> Snapshot:
@@ -30,11 +42,29 @@ def snapshot(with_other: bool = True) -> Snapshot:
     ]
     procs[3].shim_of = [CID]
     procs[7].shim_of = [OTHER]
-    containers = {CID: Container(CID, "docker", f"/docker/{CID}", name="web", image="nginx:1.27", init_pid=51,
-                                 pids=[51, 52, 53], shim_pid=50)}
+    containers = {
+        CID: Container(
+            CID,
+            "docker",
+            f"/docker/{CID}",
+            name="web",
+            image="nginx:1.27",
+            init_pid=51,
+            pids=[51, 52, 53],
+            shim_pid=50,
+        )
+    }
     if with_other:
-        containers[OTHER] = Container(OTHER, "podman", f"/libpod_parent/libpod-{OTHER}", name="cache",
-                                      image="redis:7", init_pid=61, pids=[61], shim_pid=60)
+        containers[OTHER] = Container(
+            OTHER,
+            "podman",
+            f"/libpod_parent/libpod-{OTHER}",
+            name="cache",
+            image="redis:7",
+            init_pid=61,
+            pids=[61],
+            shim_pid=60,
+        )
     else:
         procs = [p for p in procs if p.pid not in (60, 61)]
     return Snapshot({p.pid: p for p in procs}, containers)
@@ -44,8 +74,10 @@ def usage(cpu: dict[str, float] | None = None) -> Usage:
     cpu = cpu or {}
     return Usage(
         processes={pid: ProcessUsage(1.0, 4096 * pid) for pid in (1, 50, 51, 52, 53, 60, 61, 70)},
-        containers={CID: ContainerUsage(cpu.get("web", 5.0), 10 << 20, None, "cgroup v2", 3),
-                    OTHER: ContainerUsage(cpu.get("cache", 50.0), 20 << 20, None, "cgroup v2", 1)},
+        containers={
+            CID: ContainerUsage(cpu.get("web", 5.0), 10 << 20, None, "cgroup v2", 3),
+            OTHER: ContainerUsage(cpu.get("cache", 50.0), 20 << 20, None, "cgroup v2", 1),
+        },
         interval=1.0,
     )
 
@@ -61,7 +93,11 @@ def test_containers_hold_their_shim_first_then_their_process_tree():
     rows = model.visible()
     web = [r for r in rows if r.group == f"c:{CID}"]
     assert [(r.kind, r.pid, r.depth) for r in web] == [
-        (CONTAINER, 51, 0), (SHIM, 50, 1), (PROCESS, 51, 1), (PROCESS, 52, 2), (PROCESS, 53, 2),
+        (CONTAINER, 51, 0),
+        (SHIM, 50, 1),
+        (PROCESS, 51, 1),
+        (PROCESS, 52, 2),
+        (PROCESS, 53, 2),
     ]
     assert web[0].name == "web" and web[0].extra == "nginx:1.27" and web[0].count == 3
     assert web[1].name == "containerd-shim-runc-v2"
@@ -79,7 +115,9 @@ def test_an_update_keeps_row_objects_and_drops_what_left():
     model.update(snapshot(with_other=False), usage({"web": 7.5}))
     assert model.rows[f"c:{CID}"] is web_row and model.rows["p:52"] is worker
     assert web_row.cpu == 7.5 and web_row.version == version + 1
-    assert f"c:{OTHER}" not in model.rows and "p:61" not in model.rows and "s:" + OTHER + ":60" not in model.rows
+    assert (
+        f"c:{OTHER}" not in model.rows and "p:61" not in model.rows and "s:" + OTHER + ":60" not in model.rows
+    )
     assert model.container_count == 1
 
 

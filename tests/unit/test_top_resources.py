@@ -46,8 +46,19 @@ def host_root(tmp_path: Path, layout: str) -> Path:
 
 
 def snapshot(cpu_ticks: int, start_ticks: int = 500) -> Snapshot:
-    p = Process(pid=100, ppid=1, uid=0, comm="app", cmdline=["app"], state="S", start_ticks=start_ticks,
-                cgroup=f"/docker/{CID}", container_id=CID, cpu_ticks=cpu_ticks, rss_pages=256)
+    p = Process(
+        pid=100,
+        ppid=1,
+        uid=0,
+        comm="app",
+        cmdline=["app"],
+        state="S",
+        start_ticks=start_ticks,
+        cgroup=f"/docker/{CID}",
+        container_id=CID,
+        cpu_ticks=cpu_ticks,
+        rss_pages=256,
+    )
     c = Container(CID, "docker", f"/docker/{CID}", name="app", init_pid=100, pids=[100])
     return Snapshot({100: p}, {CID: c})
 

@@ -31,7 +31,9 @@ NS_FLAGS = {
 # PIDFD_GET_INFO = _IOWR(0xFF, 11, struct pidfd_info) with the 64-byte first version of the struct (6.13+).
 PIDFD_GET_INFO = 0xC040FF0B
 PIDFD_INFO_EXIT = 1 << 3
-_PIDFD_INFO = struct.Struct("<QQ" + "I" * 11 + "i")  # mask, cgroupid, pid, tgid, ppid, 8 ids, exit_code (6.15+)
+_PIDFD_INFO = struct.Struct(
+    "<QQ" + "I" * 11 + "i"
+)  # mask, cgroupid, pid, tgid, ppid, 8 ids, exit_code (6.15+)
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc by name: find_library would run ldconfig
 

@@ -15,8 +15,16 @@ from ..errors import PermissionDenied, ProcessGone
 from ..procfs import ProcHandle, status_ids
 
 # rt_sigtimedwait per architecture: a process blocked in it waits for the set its first argument points to.
-_SIGTIMEDWAIT = {"x86_64": 128, "aarch64": 137, "riscv64": 137, "i686": 177, "i386": 177, "armv7l": 177,
-                 "ppc64le": 176, "s390x": 177}
+_SIGTIMEDWAIT = {
+    "x86_64": 128,
+    "aarch64": 137,
+    "riscv64": 137,
+    "i686": 177,
+    "i386": 177,
+    "armv7l": 177,
+    "ppc64le": 176,
+    "s390x": 177,
+}
 
 
 def _blocked_mask(handle: ProcHandle, status: dict[str, str]) -> int:

@@ -30,25 +30,25 @@ def program_kind(fd: int) -> tuple[str, str | None]:
     is64 = head[4] == 2
     end = "<" if head[5] == 1 else ">"
     if is64:
-        phoff, = struct.unpack_from(end + "Q", head, 32)
+        (phoff,) = struct.unpack_from(end + "Q", head, 32)
         phentsize, phnum = struct.unpack_from(end + "HH", head, 54)
     else:
-        phoff, = struct.unpack_from(end + "I", head, 28)
+        (phoff,) = struct.unpack_from(end + "I", head, 28)
         phentsize, phnum = struct.unpack_from(end + "HH", head, 42)
     table = os.pread(fd, phentsize * phnum, phoff)
     for i in range(phnum):
         entry = table[i * phentsize : (i + 1) * phentsize]
         if len(entry) < phentsize:
             break
-        p_type, = struct.unpack_from(end + "I", entry, 0)
+        (p_type,) = struct.unpack_from(end + "I", entry, 0)
         if p_type != PT_INTERP:
             continue
         if is64:
-            offset, = struct.unpack_from(end + "Q", entry, 8)
-            size, = struct.unpack_from(end + "Q", entry, 32)
+            (offset,) = struct.unpack_from(end + "Q", entry, 8)
+            (size,) = struct.unpack_from(end + "Q", entry, 32)
         else:
-            offset, = struct.unpack_from(end + "I", entry, 4)
-            size, = struct.unpack_from(end + "I", entry, 16)
+            (offset,) = struct.unpack_from(end + "I", entry, 4)
+            (size,) = struct.unpack_from(end + "I", entry, 16)
         interp = os.pread(fd, min(size, 4096), offset).split(b"\0", 1)[0]
         return DYNAMIC, interp.decode(errors="replace")
     return STATIC, None

@@ -86,7 +86,9 @@ def parse_namespaces(text: str | None) -> list[str]:
         if alias not in names:
             names.append(alias)
     if not names:
-        raise UsageError("--ns is empty: name at least one namespace (net, pid, uts, ipc, mnt, cgroup, time, user)")
+        raise UsageError(
+            "--ns is empty: name at least one namespace (net, pid, uts, ipc, mnt, cgroup, time, user)"
+        )
     return names
 
 
@@ -99,8 +101,10 @@ def find_program(name: str) -> str:
     else:
         found = shutil.which(name)
         if found is None:
-            raise CommandNotFound(f"{name}: command not found on the host's PATH (exec runs host programs; "
-                                  "the container's own files are under $CTRLENS_ROOT)")
+            raise CommandNotFound(
+                f"{name}: command not found on the host's PATH (exec runs host programs; "
+                "the container's own files are under $CTRLENS_ROOT)"
+            )
         path = found
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         raise CannotRun(f"{path}: not an executable file")
@@ -129,32 +133,51 @@ def plan_exec(handle: ProcHandle, argv: list[str], namespaces: list[str]) -> Exe
         else:
             entering.append(ns)
     mnt = "mnt" in entering
-    plan = ExecPlan(handle.pid, list(argv), executable, kind, loader, list(namespaces), entering,
-                    "/" if mnt else f"/proc/{handle.pid}/root", notes)
+    plan = ExecPlan(
+        handle.pid,
+        list(argv),
+        executable,
+        kind,
+        loader,
+        list(namespaces),
+        entering,
+        "/" if mnt else f"/proc/{handle.pid}/root",
+        notes,
+    )
     if mnt:
         _plan_mount_mode(plan)
     elif "pid" in entering:
-        plan.notes.append("/proc is still the host's: ps and top list host processes (add mnt to --ns to see the "
-                          "container's /proc)")
+        plan.notes.append(
+            "/proc is still the host's: ps and top list host processes (add mnt to --ns to see the "
+            "container's /proc)"
+        )
     return plan
 
 
 def _plan_mount_mode(plan: ExecPlan) -> None:
     if plan.kind == elf.SCRIPT:
-        raise CannotRun(f"{plan.executable} is a script (#!{plan.loader}): inside the container's mount namespace "
-                        "its interpreter would be looked up in the container; drop mnt from --ns, or run a static "
-                        "binary such as busybox")
+        raise CannotRun(
+            f"{plan.executable} is a script (#!{plan.loader}): inside the container's mount namespace "
+            "its interpreter would be looked up in the container; drop mnt from --ns, or run a static "
+            "binary such as busybox"
+        )
     if plan.kind == elf.OTHER:
-        raise CannotRun(f"{plan.executable}: not an ELF program; cannot run it inside the container's mount namespace")
+        raise CannotRun(
+            f"{plan.executable}: not an ELF program; cannot run it inside the container's mount namespace"
+        )
     if plan.kind == elf.DYNAMIC:
         if "pid" not in plan.entering:
-            raise CannotRun(f"{plan.executable} is dynamically linked: inside the container's mount namespace it "
-                            "reaches the host's libraries through /proc/self, which needs pid entered too (add pid "
-                            "to --ns) or a static binary such as busybox")
+            raise CannotRun(
+                f"{plan.executable} is dynamically linked: inside the container's mount namespace it "
+                "reaches the host's libraries through /proc/self, which needs pid entered too (add pid "
+                "to --ns) or a static binary such as busybox"
+            )
         plan.library_dirs = elf.host_library_dirs(plan.loader)
-        plan.notes.append(f"{os.path.basename(plan.executable)} is dynamically linked: it runs through the host's "
-                          f"loader {plan.loader} with the host's libraries; files it opens by absolute path "
-                          "(locales, plugins, configs) come from the container")
+        plan.notes.append(
+            f"{os.path.basename(plan.executable)} is dynamically linked: it runs through the host's "
+            f"loader {plan.loader} with the host's libraries; files it opens by absolute path "
+            "(locales, plugins, configs) come from the container"
+        )
 
 
 def _own_namespace(ns: str) -> int | None:
@@ -217,8 +240,15 @@ def _open_for_exec(plan: ExecPlan) -> dict[str, int]:
     return fds
 
 
-def _child(plan: ExecPlan, pidfd: int, flags: int, fds: dict[str, int], env: dict[str, str], errfd: int,
-           handlers: dict[int, object]) -> None:
+def _child(
+    plan: ExecPlan,
+    pidfd: int,
+    flags: int,
+    fds: dict[str, int],
+    env: dict[str, str],
+    errfd: int,
+    handlers: dict[int, object],
+) -> None:
     """In the first child: enter, fork, exec in the grandchild, pass its status up. Never returns."""
     try:
         for s, h in handlers.items():
@@ -227,15 +257,21 @@ def _child(plan: ExecPlan, pidfd: int, flags: int, fds: dict[str, int], env: dic
             try:
                 setns(pidfd, flags)
             except OSError as exc:
-                _fail(errfd, "4", f"entering the {','.join(plan.entering)} namespaces of pid {plan.pid} failed: "
-                                  f"{exc.strerror} (did the container exit?)")
+                _fail(
+                    errfd,
+                    "4",
+                    f"entering the {','.join(plan.entering)} namespaces of pid {plan.pid} failed: "
+                    f"{exc.strerror} (did the container exit?)",
+                )
         if flags & (CLONE_NEWPID | CLONE_NEWTIME):
             grandchild = os.fork()
             if grandchild != 0:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGQUIT, signal.SIG_IGN)
                 _, status = os.waitpid(grandchild, 0)
-                os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+                os._exit(
+                    os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+                )
         _exec(plan, fds, env, errfd)
     except BaseException as exc:  # noqa: BLE001  a forked child must never unwind into the parent's code
         try:
@@ -254,11 +290,22 @@ def _exec(plan: ExecPlan, fds: dict[str, int], env: dict[str, str], errfd: int) 
         else:
             root = f"/proc/self/fd/{fds['root']}"
             if not os.path.isdir(root):
-                _fail(errfd, "126", "the container's /proc does not show this process, so the host's libraries "
-                                    f"cannot be reached for {plan.executable}; use a static binary such as busybox")
+                _fail(
+                    errfd,
+                    "126",
+                    "the container's /proc does not show this process, so the host's libraries "
+                    f"cannot be reached for {plan.executable}; use a static binary such as busybox",
+                )
             libpath = ":".join(root + d for d in plan.library_dirs)
-            loader_argv = [argv[0], "--library-path", libpath, "--argv0", argv[0], f"/proc/self/fd/{fds['exe']}",
-                           *argv[1:]]
+            loader_argv = [
+                argv[0],
+                "--library-path",
+                libpath,
+                "--argv0",
+                argv[0],
+                f"/proc/self/fd/{fds['exe']}",
+                *argv[1:],
+            ]
             os.execve(fds["loader"], loader_argv, env)
     except OSError as exc:
         code = "127" if exc.errno == 2 else "126"

@@ -39,7 +39,13 @@ class TargetResult:
     how: str | None = None  # "killed by SIGKILL", "exit code 0" (kernels with PIDFD_GET_INFO exit status)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "sent": self.sent, "error": self.error, "exited": self.exited, "how": self.how}
+        return {
+            "pid": self.pid,
+            "sent": self.sent,
+            "error": self.error,
+            "exited": self.exited,
+            "how": self.how,
+        }
 
 
 @dataclass(slots=True)
@@ -76,19 +82,27 @@ def send(plan: KillPlan) -> list[TargetResult]:
             target.handle.send_signal(plan.signal)
             results.append(TargetResult(target.pid, True))
         except ProcessGone:
-            results.append(TargetResult(target.pid, False, "it had exited, so nothing was sent; a process now "
-                                                           "holding its PID was not touched", exited=True))
+            results.append(
+                TargetResult(
+                    target.pid,
+                    False,
+                    "it had exited, so nothing was sent; a process now holding its PID was not touched",
+                    exited=True,
+                )
+            )
         except PermissionDenied as exc:
             results.append(TargetResult(target.pid, False, str(exc)))
     return results
 
 
-def execute(plan: KillPlan, *, wait: float = 5.0, rescan: Callable[[], Snapshot] | None = None) -> KillOutcome:
+def execute(
+    plan: KillPlan, *, wait: float = 5.0, rescan: Callable[[], Snapshot] | None = None
+) -> KillOutcome:
     """Send the plan's signal and report what happened within `wait` seconds (0: do not wait)."""
     started = time.monotonic()
     sent_at = _boot_ticks()
     results = send(plan)
-    sent = [(t, r) for t, r in zip(plan.targets, results) if r.sent]
+    sent = [(t, r) for t, r in zip(plan.targets, results, strict=False) if r.sent]
     if not sent:
         reasons = "; ".join(f"pid {r.pid}: {r.error}" for r in results)
         return KillOutcome(plan.signal, NOT_SENT, f"nothing was signalled: {reasons}", results)
@@ -142,8 +156,9 @@ def _exit_status(pidfd: int) -> str | None:
     return None
 
 
-def _process_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]],
-                     results: list[TargetResult]) -> KillOutcome:
+def _process_outcome(
+    plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]], results: list[TargetResult]
+) -> KillOutcome:
     target, result = sent[0]
     how = f" ({result.how})" if result.how else ""
     if not result.exited:
@@ -160,22 +175,37 @@ def _process_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]]
     return KillOutcome(plan.signal, EXITED, message, results, container_running=running)
 
 
-def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult]], results: list[TargetResult],
-                       deadline: float, rescan: Callable[[], Snapshot], sent_at: int) -> KillOutcome:
+def _container_outcome(
+    plan: KillPlan,
+    sent: list[tuple[KillTarget, TargetResult]],
+    results: list[TargetResult],
+    deadline: float,
+    rescan: Callable[[], Snapshot],
+    sent_at: int,
+) -> KillOutcome:
     container = plan.container
     assert container is not None
     init = next(((t, r) for t, r in sent if t.container_init), None)
     name = container.display_name
     if init is None:
         gone = sum(1 for _, r in sent if r.exited)
-        return KillOutcome(plan.signal, RUNNING, f"{gone} of {len(sent)} processes exited; the container's init was "
-                                                 "not signalled, so it is still running", results)
+        return KillOutcome(
+            plan.signal,
+            RUNNING,
+            f"{gone} of {len(sent)} processes exited; the container's init was "
+            "not signalled, so it is still running",
+            results,
+        )
     target, result = init
     if not result.exited:
         ended = sum(1 for t, r in sent if r.exited and not t.container_init)
         extra = f" ({ended} of its other processes exited)" if ended else ""
-        return KillOutcome(plan.signal, RUNNING, f"container {name} is still running: its init, pid {target.pid}, "
-                                                 f"did not exit{extra}", results)
+        return KillOutcome(
+            plan.signal,
+            RUNNING,
+            f"container {name} is still running: its init, pid {target.pid}, did not exit{extra}",
+            results,
+        )
     how = result.how or ""
     expect_restart = plan.restart is not None and plan.restart.verdict != NO
     candidate: int | None = None
@@ -185,7 +215,11 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
         if again is None or again.init_pid == target.pid:
             again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
-        if new_init and new_init != target.pid and _started_since(snapshot, new_init, sent_at, target.namespace_init):
+        if (
+            new_init
+            and new_init != target.pid
+            and _started_since(snapshot, new_init, sent_at, target.namespace_init)
+        ):
             # The same init in two scans in a row: the runtime has finished starting it.
             if new_init == candidate:
                 return _restarted(plan, name, target.pid, how, again, results)
@@ -194,7 +228,11 @@ def _container_outcome(plan: KillPlan, sent: list[tuple[KillTarget, TargetResult
             candidate = None
         now = time.monotonic()
         # A candidate seen at the deadline gets one more scan to confirm it.
-        if (again is None and not expect_restart) or (now >= deadline and candidate is None) or now >= deadline + 1:
+        if (
+            (again is None and not expect_restart)
+            or (now >= deadline and candidate is None)
+            or now >= deadline + 1
+        ):
             break
         time.sleep(POLL_INTERVAL)
     message = f"container {name} exited: its init, pid {target.pid}, is gone" + (f" ({how})" if how else "")
@@ -235,21 +273,35 @@ def _successor(snapshot: Snapshot, container: Container) -> Container | None:
     if pod is None or not pod.uid or not container.kube_container:
         return None
     for other in snapshot.containers.values():
-        if (other.id != container.id and other.pod is not None and other.pod.uid == pod.uid
-                and other.kube_container == container.kube_container):
+        if (
+            other.id != container.id
+            and other.pod is not None
+            and other.pod.uid == pod.uid
+            and other.kube_container == container.kube_container
+        ):
             return other
     return None
 
 
-def _restarted(plan: KillPlan, name: str, old_pid: int, how: str, again: Container,
-               results: list[TargetResult]) -> KillOutcome:
+def _restarted(
+    plan: KillPlan, name: str, old_pid: int, how: str, again: Container, results: list[TargetResult]
+) -> KillOutcome:
     by = f" by {plan.restart.by}" if plan.restart and plan.restart.by else ""
     before = plan.restart.policy.restart_count if plan.restart and plan.restart.policy else None
     count = again.restart_policy.restart_count if again.restart_policy else None
     # The runtime may write its new count after the process starts: only report a count that moved.
-    counted = f"; restart count now {count}" if count is not None and before is not None and count > before else ""
-    as_new = f" as a new container {again.short_id}" if plan.container and again.id != plan.container.id else ""
+    counted = (
+        f"; restart count now {count}" if count is not None and before is not None and count > before else ""
+    )
+    as_new = (
+        f" as a new container {again.short_id}" if plan.container and again.id != plan.container.id else ""
+    )
     return KillOutcome(
-        plan.signal, RESTARTED,
+        plan.signal,
+        RESTARTED,
         f"container {name} was restarted{by}{as_new}: its init is now pid {again.init_pid} (the old init, pid "
-        f"{old_pid}, {how or 'exited'}{counted})", results, new_pid=again.init_pid, container_running=True)
+        f"{old_pid}, {how or 'exited'}{counted})",
+        results,
+        new_pid=again.init_pid,
+        container_running=True,
+    )

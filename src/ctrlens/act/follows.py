@@ -33,17 +33,24 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
         else:
             plan.expect = _ENDING.get(init.effect, SURVIVES)
             if plan.expect == ENDS:
-                plan.summary = ("the container ends: its init dies, and the kernel then kills every other process "
-                                "of its PID namespace" if init.namespace_init else
-                                "the container ends when its init dies (it has no PID namespace of its own, so "
-                                "its other processes may outlive it)")
+                plan.summary = (
+                    "the container ends: its init dies, and the kernel then kills every other process "
+                    "of its PID namespace"
+                    if init.namespace_init
+                    else "the container ends when its init dies (it has no PID namespace of its own, so "
+                    "its other processes may outlive it)"
+                )
             elif plan.expect == UP_TO_PROGRAM:
                 how = "catches" if init.effect == sg.CAUGHT else "waits for"
-                plan.summary = (f"its init {how} {name}: it decides; most programs shut down and exit, and then "
-                                "the container ends")
+                plan.summary = (
+                    f"its init {how} {name}: it decides; most programs shut down and exit, and then "
+                    "the container ends"
+                )
             elif init.effect == sg.DROPPED:
-                plan.summary = (f"nothing: the kernel drops {name} sent to a namespace init with no handler for it "
-                                "(use -s KILL to end the container)")
+                plan.summary = (
+                    f"nothing: the kernel drops {name} sent to a namespace init with no handler for it "
+                    "(use -s KILL to end the container)"
+                )
             elif init.effect == sg.STOPS:
                 plan.summary = "the container's init is frozen until it gets SIGCONT; the container stays up"
             else:
@@ -55,26 +62,38 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
             code = sg.exit_code_after(plan.signal) if plan.expect == ENDS else None
             plan.restart = forecast_restart(container, snapshot, code, plan.host)
         if container.sandbox:
-            plan.notes.append("this is a pod sandbox (pause container): its pod's containers share its namespaces")
+            plan.notes.append(
+                "this is a pod sandbox (pause container): its pod's containers share its namespaces"
+            )
         return
     target = plan.targets[0]
     plan.expect = _ENDING.get(target.effect, SURVIVES)
     verb = {ENDS: "ends", UP_TO_PROGRAM: f"decides what to do with {name}"}.get(plan.expect)
     if verb is None:
-        plan.summary = f"process {target.pid} keeps running ({sg.describe_effect(target.effect, plan.signal)})"
+        plan.summary = (
+            f"process {target.pid} keeps running ({sg.describe_effect(target.effect, plan.signal)})"
+        )
     elif container is not None:
         init = container.init_pid
-        plan.summary = (f"only process {target.pid} {verb}; the container keeps running (its init, pid {init}, is "
-                        "not signalled)")
+        plan.summary = (
+            f"only process {target.pid} {verb}; the container keeps running (its init, pid {init}, is "
+            "not signalled)"
+        )
         if proc is not None and proc.ppid == init:
-            plan.notes.append(f"its parent is the container's init (pid {init}): if the init exits when its child "
-                              "does (a shell waiting on it), the container ends too")
+            plan.notes.append(
+                f"its parent is the container's init (pid {init}): if the init exits when its child "
+                "does (a shell waiting on it), the container ends too"
+            )
     else:
         plan.summary = f"process {target.pid} {verb}"
     if proc is not None and proc.role == ROLE_SHIM and proc.shim_of:
-        served = ", ".join(snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers)
-        plan.notes.append(f"pid {proc.pid} is the runtime shim/monitor of {served}: its runtime loses track of "
-                          "them (they may keep running unsupervised, or be killed)")
+        served = ", ".join(
+            snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers
+        )
+        plan.notes.append(
+            f"pid {proc.pid} is the runtime shim/monitor of {served}: its runtime loses track of "
+            "them (they may keep running unsupervised, or be killed)"
+        )
     if container is None and proc is not None and proc.cgroup.endswith(".service"):
         unit = proc.cgroup.rsplit("/", 1)[-1]
         plan.notes.append(f"it belongs to {unit}: systemd restarts it if the unit says Restart=")

@@ -72,8 +72,12 @@ class KillPlan:
     summary: str  # one sentence: what will follow
     restart: RestartForecast | None = None
     notes: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # processes left out: exited or PID reused since the scan
-    watch: ProcHandle | None = field(default=None, repr=False)  # the container's init when only workers are hit
+    skipped: list[str] = field(
+        default_factory=list
+    )  # processes left out: exited or PID reused since the scan
+    watch: ProcHandle | None = field(
+        default=None, repr=False
+    )  # the container's init when only workers are hit
     host: Host = field(default_factory=Host, repr=False)
 
     @property
@@ -112,7 +116,9 @@ class KillPlan:
         shown = self.targets if self.scope == "all" else []
         for t in shown[:MAX_LISTED]:
             role = "init" if t.container_init else ""
-            out.append(f"  pid {t.pid:<7} {role:<4}  {cut(t.command, 40):<40}  {sg.describe_effect(t.effect, self.signal)}")
+            out.append(
+                f"  pid {t.pid:<7} {role:<4}  {cut(t.command, 40):<40}  {sg.describe_effect(t.effect, self.signal)}"
+            )
         if len(shown) > MAX_LISTED:
             out.append(f"  … and {len(shown) - MAX_LISTED} more")
         if self.scope != "all":
@@ -131,7 +137,9 @@ class KillPlan:
             "signal": self.signal_name,
             "signal_number": self.signal,
             "scope": self.scope,
-            "container": self.container.brief() | {"init_pid": self.container.init_pid} if self.container else None,
+            "container": self.container.brief() | {"init_pid": self.container.init_pid}
+            if self.container
+            else None,
             "targets": [t.to_dict() for t in self.targets],
             "expect": self.expect,
             "summary": self.summary,
@@ -151,20 +159,30 @@ def _restart_line(forecast: RestartForecast) -> str:
     return f"{head}: {forecast.reason}"
 
 
-def plan_kill(snapshot: Snapshot, target: Target | str, sig: int = signal.SIGTERM, *, all: bool = False,
-              host: Host | None = None) -> KillPlan:
+def plan_kill(
+    snapshot: Snapshot,
+    target: Target | str,
+    sig: int = signal.SIGTERM,
+    *,
+    all: bool = False,
+    host: Host | None = None,
+) -> KillPlan:
     """Resolve `target`, take a pidfd on each process to signal, check each is still the one the scan saw,
     and work out what the signal will do and what follows. Sends nothing. Raises NotFound, UsageError, Refused."""
     host = host or Host()
     if not host.is_live or os.path.realpath(host.proc) != "/proc":
-        raise UsageError("kill needs the host's own /proc (run it on the host, or in a pod with hostPID: true "
-                         "and without --host-root)")
+        raise UsageError(
+            "kill needs the host's own /proc (run it on the host, or in a pod with hostPID: true "
+            "and without --host-root)"
+        )
     if isinstance(target, str):
         target = resolve_ref(snapshot, target)
     container = target.container
     proc = target.process
     if target.by_pid and all:
-        raise UsageError(f"--all signals every process of a container: name the container, not PID {target.pid}")
+        raise UsageError(
+            f"--all signals every process of a container: name the container, not PID {target.pid}"
+        )
     if container is not None and not target.by_pid:
         scope = "all" if all else "container"
         pids = list(container.pids) if all else ([container.init_pid] if container.init_pid else [])
@@ -191,7 +209,9 @@ def plan_kill(snapshot: Snapshot, target: Target | str, sig: int = signal.SIGTER
 
 def _refuse_special(proc: Process) -> None:
     if proc.role == ROLE_KERNEL:
-        raise Refused(f"PID {proc.pid} ({proc.comm}) is a kernel thread: signals from user space do not stop it")
+        raise Refused(
+            f"PID {proc.pid} ({proc.comm}) is a kernel thread: signals from user space do not stop it"
+        )
     if proc.pid == 1:
         raise Refused("PID 1 is the host's init: ctrlens will not signal it")
     if proc.pid == os.getpid():
@@ -211,8 +231,9 @@ def _take_targets(plan: KillPlan, snapshot: Snapshot, pids: list[int], host: Hos
             plan.skipped.append(f"pid {pid} ({seen.comm}) exited since the scan")
             continue
         except PermissionDenied:
-            raise PermissionDenied(f"pid {pid}: permission denied (signalling other users' processes needs root)") \
-                from None
+            raise PermissionDenied(
+                f"pid {pid}: permission denied (signalling other users' processes needs root)"
+            ) from None
         try:
             stat = parse_stat(handle.read("stat"))
             status = handle.status()
@@ -222,14 +243,31 @@ def _take_targets(plan: KillPlan, snapshot: Snapshot, pids: list[int], host: Hos
             continue
         if stat.start_ticks != seen.start_ticks:
             handle.close()
-            plan.skipped.append(f"pid {pid} is now another process ({stat.comm}): the one the scan saw "
-                                f"({seen.comm}) exited and its PID was reused; not signalled")
+            plan.skipped.append(
+                f"pid {pid} is now another process ({stat.comm}): the one the scan saw "
+                f"({seen.comm}) exited and its PID was reused; not signalled"
+            )
             continue
         masks = disposition(handle, status)
-        effect = sg.effect_of(plan.signal, masks.caught, masks.ignored, namespace_init=masks.namespace_init,
-                              blocked_mask=masks.blocked)
-        plan.targets.append(KillTarget(pid, seen.comm, seen.command, seen.start_ticks, masks.namespace_init,
-                                       pid == init_pid and plan.scope != "process", effect, handle))
+        effect = sg.effect_of(
+            plan.signal,
+            masks.caught,
+            masks.ignored,
+            namespace_init=masks.namespace_init,
+            blocked_mask=masks.blocked,
+        )
+        plan.targets.append(
+            KillTarget(
+                pid,
+                seen.comm,
+                seen.command,
+                seen.start_ticks,
+                masks.namespace_init,
+                pid == init_pid and plan.scope != "process",
+                effect,
+                handle,
+            )
+        )
     if plan.scope == "process" and plan.container is not None and plan.container.init_pid:
         init = plan.container.init_pid
         if init != pids[0]:

@@ -34,13 +34,15 @@ def parse_signal(text: str) -> int:
         number = int(raw)
         if number == 0 or number in _valid_numbers():
             return number
-        raise UsageError(f"no signal number {number} on this system (valid: 0-{signal.SIGRTMAX}; `kill -l` lists them)")
+        raise UsageError(
+            f"no signal number {number} on this system (valid: 0-{signal.SIGRTMAX}; `kill -l` lists them)"
+        )
     name = raw.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
     for base in ("SIGRTMIN", "SIGRTMAX"):
         if name.startswith(base) and name != base:
-            offset = name[len(base):]
+            offset = name[len(base) :]
             if offset[:1] in "+-" and offset[1:].isdigit():
                 number = int(getattr(signal, base)) + int(offset)
                 if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
@@ -78,7 +80,9 @@ def _has(mask: int, sig: int) -> bool:
     return bool(mask >> (sig - 1) & 1)
 
 
-def effect_of(sig: int, caught_mask: int, ignored_mask: int, *, namespace_init: bool, blocked_mask: int = 0) -> str:
+def effect_of(
+    sig: int, caught_mask: int, ignored_mask: int, *, namespace_init: bool, blocked_mask: int = 0
+) -> str:
     """What `sig` sent from the host does to a process with these SigCgt / SigIgn / SigBlk masks.
 
     `blocked_mask` should include the set a process waits for in sigtimedwait: the kernel queues a blocked

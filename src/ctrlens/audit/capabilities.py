@@ -39,12 +39,38 @@ def mask_of(*caps: str) -> int:
 
 
 # What each runtime grants by default (a container without --cap-add/--cap-drop).
-DOCKER_DEFAULT = mask_of("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
-                         "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")  # a80425fb
-PODMAN_DEFAULT = mask_of("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETFCAP",
-                         "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT")  # 800405fb
-CRIO_DEFAULT = mask_of("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "SETGID", "SETUID", "SETPCAP",
-                       "NET_BIND_SERVICE", "KILL")  # crio.conf default_capabilities
+DOCKER_DEFAULT = mask_of(
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+)  # a80425fb
+PODMAN_DEFAULT = mask_of(
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+)  # 800405fb
+CRIO_DEFAULT = mask_of(
+    "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "KILL"
+)  # crio.conf default_capabilities
 NSPAWN_DEFAULT = mask_of(
     "AUDIT_CONTROL", "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_OWNER",
     "KILL", "LEASE", "LINUX_IMMUTABLE", "MKNOD", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID",
@@ -69,13 +95,18 @@ def runtime_default(runtime: str, host_bound: int | None) -> tuple[int, str] | N
     if runtime == NSPAWN:
         return NSPAWN_DEFAULT, "systemd-nspawn's default 26"
     if runtime == LXC:
-        return (host_bound if host_bound is not None else ALL_CAPS) & ~LXC_DROPPED, "LXC's default (all but 4)"
+        return (
+            host_bound if host_bound is not None else ALL_CAPS
+        ) & ~LXC_DROPPED, "LXC's default (all but 4)"
     return None
 
 
 # The caps that break isolation, with how bad each is without a user namespace.
 DANGEROUS: dict[str, tuple[str, str]] = {
-    "SYS_ADMIN": (HIGH, "mount filesystems, cgroup release_agent escapes, most of the kernel's admin interfaces"),
+    "SYS_ADMIN": (
+        HIGH,
+        "mount filesystems, cgroup release_agent escapes, most of the kernel's admin interfaces",
+    ),
     "SYS_MODULE": (HIGH, "load kernel modules: code in the host kernel"),
     "SYS_PTRACE": (HIGH, "trace and inject into any process it can see (with --pid=host: host processes)"),
     "SYS_RAWIO": (HIGH, "raw I/O ports and /dev/mem access"),
@@ -84,8 +115,11 @@ DANGEROUS: dict[str, tuple[str, str]] = {
     "SYS_BOOT": (HIGH, "reboot the host, kexec a new kernel"),
     "MAC_ADMIN": (HIGH, "change the AppArmor/SELinux policy that confines containers"),
     "MAC_OVERRIDE": (HIGH, "bypass the mandatory access control policy"),
-    "NET_ADMIN": (MEDIUM, "reconfigure interfaces, routes and firewall of its network namespace (the host's "
-                          "with --net=host)".strip()),
+    "NET_ADMIN": (
+        MEDIUM,
+        "reconfigure interfaces, routes and firewall of its network namespace (the host's "
+        "with --net=host)".strip(),
+    ),
     "PERFMON": (MEDIUM, "perf events: observe the kernel and other processes"),
     "SYS_TIME": (MEDIUM, "set the host clock (the clock is not namespaced)"),
     "SYSLOG": (MEDIUM, "read kernel logs and kernel addresses"),
@@ -123,15 +157,21 @@ PRIVILEGED = rule(
     cis="5.4",
 )  # fmt: skip
 NEAR_PRIVILEGED = rule(
-    "CTRL-CAP-NEAR-PRIVILEGED", CAPS, "near-privileged container: all but a few host capabilities",
+    "CTRL-CAP-NEAR-PRIVILEGED",
+    CAPS,
+    "near-privileged container: all but a few host capabilities",
     "Missing a handful of capabilities does not make a container safe: with SYS_ADMIN and the rest it can still "
     "mount, trace and reconfigure the host.",
-    _CAP_FIX, cis="5.3",
+    _CAP_FIX,
+    cis="5.3",
 )
 ADDED = rule(
-    "CTRL-CAP-ADDED", CAPS, "capabilities beyond the runtime's default",
+    "CTRL-CAP-ADDED",
+    CAPS,
+    "capabilities beyond the runtime's default",
     "Each capability added to the runtime's default set widens what root in the container may do to the kernel.",
-    _CAP_FIX, cis="5.3",
+    _CAP_FIX,
+    cis="5.3",
 )
 AMBIENT = rule(
     "CTRL-CAP-AMBIENT", CAPS, "ambient capabilities",
@@ -140,12 +180,19 @@ AMBIENT = rule(
         kubernetes="do not set ambient capabilities (no securityContext field grants them)", lxc="lxc.cap.drop"),
 )  # fmt: skip
 RUNTIME_DEFAULT = rule(
-    "CTRL-CAP-RUNTIME-DEFAULT", CAPS, "the runtime's default capabilities",
+    "CTRL-CAP-RUNTIME-DEFAULT",
+    CAPS,
+    "the runtime's default capabilities",
     "The runtime's default set is a compromise: most workloads need none of it (MKNOD and NET_RAW included).",
-    _CAP_FIX, cis="5.3",
+    _CAP_FIX,
+    cis="5.3",
 )
-NONE = rule("CTRL-CAP-NONE", CAPS, "no effective capabilities", "A process without capabilities cannot use "
-            "any privileged kernel interface.")
+NONE = rule(
+    "CTRL-CAP-NONE",
+    CAPS,
+    "no effective capabilities",
+    "A process without capabilities cannot use any privileged kernel interface.",
+)
 DANGEROUS_RULES = {
     cap: rule(f"CTRL-CAP-{cap.replace('_', '-')}", CAPS, f"dangerous capability {cap}", f"CAP_{cap}: {what}.",
               Fix(docker=f"docker run --cap-drop {cap}", podman=f"podman run --cap-drop {cap}",
@@ -183,7 +230,8 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         yield PRIVILEGED.finding(
             lower(HIGH) if userns else HIGH,
             f"privileged: every host capability ({len(names(bound))}){ns_note}",
-            [*evidence, ctx.cap_bound.source], proc.pid,
+            [*evidence, ctx.cap_bound.source],
+            proc.pid,
         )
         return
     if bound is not None:
@@ -192,7 +240,8 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
             yield NEAR_PRIVILEGED.finding(
                 lower(HIGH) if userns else HIGH,
                 f"near-privileged: all host capabilities except {', '.join(names(missing))}{ns_note}",
-                [*evidence, ctx.cap_bound.source], proc.pid,
+                [*evidence, ctx.cap_bound.source],
+                proc.pid,
             )
             return
     for cap in names(eff):
@@ -204,7 +253,9 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     if default is not None:
         extra = [c for c in names(eff & ~default[0]) if c not in DANGEROUS]
         if extra:
-            yield ADDED.finding(LOW, f"capabilities beyond {default[1]}: {', '.join(extra)}", evidence, proc.pid)
+            yield ADDED.finding(
+                LOW, f"capabilities beyond {default[1]}: {', '.join(extra)}", evidence, proc.pid
+            )
         if eff & default[0] == eff:
             dropped = names(default[0] & ~eff)
             text = f"{default[1]} capabilities" if not dropped else f"{default[1]} less {', '.join(dropped)}"

@@ -24,7 +24,14 @@ DEFAULT_SOCKETS = (
     "/run/crio/crio.sock", "/var/run/crio/crio.sock", "/run/podman/podman.sock", "/run/dockershim.sock",
     "/run/cri-dockerd.sock", "/run/k3s/containerd/containerd.sock", "/run/docker/containerd/containerd.sock",
 )  # fmt: skip
-SOCKET_NAMES = ("docker.sock", "containerd.sock", "crio.sock", "podman.sock", "dockershim.sock", "cri-dockerd.sock")
+SOCKET_NAMES = (
+    "docker.sock",
+    "containerd.sock",
+    "crio.sock",
+    "podman.sock",
+    "dockershim.sock",
+    "cri-dockerd.sock",
+)
 
 
 @dataclass(slots=True)
@@ -71,8 +78,9 @@ class AuditContext:
         self._accounts: dict[int, str] | None = None
         self.cgroup_cache: dict[str, str | None] = {}  # parents' limit files, shared by their containers
         self.memo: dict[str, object] = {}  # per-run tables the layer modules build once
-        self._volume_dirs = tuple(f"{r}/volumes" for r in (*self.engine_dirs.docker_roots,
-                                                            *self.engine_dirs.containers_storage))
+        self._volume_dirs = tuple(
+            f"{r}/volumes" for r in (*self.engine_dirs.docker_roots, *self.engine_dirs.containers_storage)
+        )
         self.secrets: object | None = None  # the secrets scanner, made on first use (audit.secrets)
 
     def host_has(self, host_path: str) -> bool:
@@ -104,7 +112,11 @@ class AuditContext:
 
 
 def _peer_groups(entry: MountEntry, prefix: str) -> list[int]:
-    return [int(tag[len(prefix) :]) for tag in entry.optional if tag.startswith(prefix) and tag[len(prefix) :].isdigit()]
+    return [
+        int(tag[len(prefix) :])
+        for tag in entry.optional
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit()
+    ]
 
 
 def _read(path: str) -> bytes | None:
@@ -118,7 +130,9 @@ def _read(path: str) -> bytes | None:
 def _host_cap_bound(snapshot: Snapshot, host: Host) -> CapBound:
     """CapBnd of a host userspace process: PID 1, else a runtime shim, else ourselves. Never kthreadd: kernel
     threads keep all 41 bits even where userspace was started without some (host-facts §0)."""
-    candidates = ["1"] + [str(p.pid) for p in snapshot.processes.values() if p.role == "shim" and p.container_id is None]
+    candidates = ["1"] + [
+        str(p.pid) for p in snapshot.processes.values() if p.role == "shim" and p.container_id is None
+    ]
     if host.is_live and host.root == "/":
         candidates.append("self")
     for pid in candidates[:8]:

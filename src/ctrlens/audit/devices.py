@@ -50,12 +50,24 @@ NO_FILTER = rule(
         lxc="lxc.cgroup2.devices.deny = a"),
     cis="5.17",
 )  # fmt: skip
-EBPF = rule("CTRL-DEV-EBPF", DEVICES, "device filter is an eBPF program",
-            "On cgroup v2 the allowed devices are an eBPF program's rules, which /proc does not show.")
-DEFAULT = rule("CTRL-DEV-DEFAULT", DEVICES, "default device allow-list",
-               "Only the pseudo-devices every container needs (null, zero, random, tty, pts…).")
-UNKNOWN = rule("CTRL-DEV-UNKNOWN", DEVICES, "device access not readable",
-               "The devices controller was not found (or is not readable) for this container.")
+EBPF = rule(
+    "CTRL-DEV-EBPF",
+    DEVICES,
+    "device filter is an eBPF program",
+    "On cgroup v2 the allowed devices are an eBPF program's rules, which /proc does not show.",
+)
+DEFAULT = rule(
+    "CTRL-DEV-DEFAULT",
+    DEVICES,
+    "default device allow-list",
+    "Only the pseudo-devices every container needs (null, zero, random, tty, pts…).",
+)
+UNKNOWN = rule(
+    "CTRL-DEV-UNKNOWN",
+    DEVICES,
+    "device access not readable",
+    "The devices controller was not found (or is not readable) for this container.",
+)
 
 
 def _name(entry: str) -> str:
@@ -75,23 +87,32 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     if cdir.version == 1:
         text = read_value(ctx, f"{cdir.path}/devices.list")
         if text is None:
-            yield UNKNOWN.finding(INFO, f"device access unknown: {cdir.path}/devices.list unreadable", [], facts.pid)
+            yield UNKNOWN.finding(
+                INFO, f"device access unknown: {cdir.path}/devices.list unreadable", [], facts.pid
+            )
             return
         entries = [line.strip() for line in text.splitlines() if line.strip()]
         if "a *:* rwm" in entries:
-            yield ALL_DEVICES.finding(HIGH, "every device allowed (a *:* rwm)",
-                                      [f"{cdir.path}/devices.list: a *:* rwm"], facts.pid)
+            yield ALL_DEVICES.finding(
+                HIGH, "every device allowed (a *:* rwm)", [f"{cdir.path}/devices.list: a *:* rwm"], facts.pid
+            )
             return
         extra = [e for e in entries if e not in DEFAULT_ALLOWED]
         if extra:
-            yield EXTRA.finding(MEDIUM, "devices allowed beyond the default: " + ", ".join(map(_name, extra)),
-                                [f"{cdir.path}/devices.list: {' | '.join(extra)}"], facts.pid)
+            yield EXTRA.finding(
+                MEDIUM,
+                "devices allowed beyond the default: " + ", ".join(map(_name, extra)),
+                [f"{cdir.path}/devices.list: {' | '.join(extra)}"],
+                facts.pid,
+            )
         else:
             yield DEFAULT.finding(GOOD, "default device allow-list", [(f"{cdir.path}/devices.list: {len(entries)} "
                                                                        "default entries")], facts.pid)  # fmt: skip
         return
     count = attached_device_programs(ctx.host.path(cdir.path))
-    where = f"{cdir.path}: BPF_CGROUP_DEVICE programs (effective): {count if count is not None else 'unknown'}"
+    where = (
+        f"{cdir.path}: BPF_CGROUP_DEVICE programs (effective): {count if count is not None else 'unknown'}"
+    )
     if count is None:
         yield EBPF.finding(INFO, "device access is an eBPF program (cgroup v2); whether one is attached could not "
                                  "be queried", [where], facts.pid)  # fmt: skip

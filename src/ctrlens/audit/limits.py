@@ -34,9 +34,15 @@ NO_CPU = rule(
         lxc="lxc.cgroup.cpu.cfs_quota_us = 100000"),
     cis="5.11",
 )  # fmt: skip
-LIMITED = rule("CTRL-LIMIT-SET", LIMITS, "resource limit set", "The kernel caps what it can take from the host.")
-UNKNOWN = rule("CTRL-LIMIT-UNKNOWN", LIMITS, "limit not readable",
-               "The controller is not mounted where ctrlens looks (or its files are unreadable).")
+LIMITED = rule(
+    "CTRL-LIMIT-SET", LIMITS, "resource limit set", "The kernel caps what it can take from the host."
+)
+UNKNOWN = rule(
+    "CTRL-LIMIT-UNKNOWN",
+    LIMITS,
+    "limit not readable",
+    "The controller is not mounted where ctrlens looks (or its files are unreadable).",
+)
 
 
 def _memory(text: str, version: int) -> int | None:
@@ -120,7 +126,9 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         name = v2_file if cdir.version == 2 else v1_file
         value, where, own = _smallest(ctx, cdir, name, parse)
         if not own:
-            yield UNKNOWN.finding(INFO, f"{controller} limit unknown: {cdir.path}/{name} unreadable", [], facts.pid)
+            yield UNKNOWN.finding(
+                INFO, f"{controller} limit unknown: {cdir.path}/{name} unreadable", [], facts.pid
+            )
         elif value is None:
             yield missing.finding(severity, f"no {controller} limit", [own], facts.pid)
         else:

@@ -12,8 +12,12 @@ from .context import AuditContext
 from .facts import ContainerFacts
 from .finding import GOOD, INFO, LOW, LSM, MEDIUM, Finding, Fix, rule
 
-NOT_AVAILABLE = rule("CTRL-LSM-NOT-AVAILABLE", LSM, "no LSM on this host",
-                     "Neither AppArmor nor SELinux is active on this host, so no container can be confined by one.")
+NOT_AVAILABLE = rule(
+    "CTRL-LSM-NOT-AVAILABLE",
+    LSM,
+    "no LSM on this host",
+    "Neither AppArmor nor SELinux is active on this host, so no container can be confined by one.",
+)
 APPARMOR_UNCONFINED = rule(
     "CTRL-LSM-APPARMOR-UNCONFINED", LSM, "AppArmor: unconfined",
     "AppArmor is active on the host but this container runs unconfined: the docker-default profile's denials "
@@ -39,8 +43,12 @@ SELINUX_UNCONFINED = rule(
         kubernetes="securityContext.seLinuxOptions.type: container_t (or unset)", lxc="lxc.selinux.context"),
     cis="5.2",
 )  # fmt: skip
-CONFINED = rule("CTRL-LSM-CONFINED", LSM, "confined by an LSM profile",
-                "A mandatory access control profile limits what root in the container can touch.")
+CONFINED = rule(
+    "CTRL-LSM-CONFINED",
+    LSM,
+    "confined by an LSM profile",
+    "A mandatory access control profile limits what root in the container can touch.",
+)
 
 UNCONFINED_SELINUX_TYPES = ("spc_t", "unconfined_t", "kernel_t", "initrc_t", "unconfined_service_t")
 
@@ -50,14 +58,20 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     if label.apparmor is None and label.selinux is None:
         reason = f"attr/current: {label.error}" if label.error else "no label"
         if not ctx.lsm.any:
-            yield NOT_AVAILABLE.finding(INFO, "not available on this host (neither AppArmor nor SELinux is active)",
-                                        [f"/proc/{facts.pid}/attr/current: {reason}"], facts.pid)
+            yield NOT_AVAILABLE.finding(
+                INFO,
+                "not available on this host (neither AppArmor nor SELinux is active)",
+                [f"/proc/{facts.pid}/attr/current: {reason}"],
+                facts.pid,
+            )
         return
     evidence = [f"{label.source}: {label.selinux or label.apparmor}"]
     if label.selinux is not None:
         ctype = label.selinux.split(":")[2]
         if ctype in UNCONFINED_SELINUX_TYPES:
-            yield SELINUX_UNCONFINED.finding(MEDIUM, f"SELinux type {ctype}: not confined", evidence, facts.pid)
+            yield SELINUX_UNCONFINED.finding(
+                MEDIUM, f"SELinux type {ctype}: not confined", evidence, facts.pid
+            )
         else:
             yield CONFINED.finding(GOOD, f"SELinux type {ctype}", evidence, facts.pid)
         return

@@ -25,16 +25,22 @@ _VOLUME_FIX = Fix(
     lxc="remove the lxc.mount.entry of that host path",
 )
 SOCKET = rule(
-    "CTRL-MOUNT-RUNTIME-SOCKET", MOUNTS, "container runtime socket mounted",
+    "CTRL-MOUNT-RUNTIME-SOCKET",
+    MOUNTS,
+    "container runtime socket mounted",
     "Whoever reaches a runtime's socket can start a privileged container with the host's / mounted: it is root "
     "on the host.",
-    _VOLUME_FIX, cis="5.31",
+    _VOLUME_FIX,
+    cis="5.31",
 )
 HOST_PATH = rule(
-    "CTRL-MOUNT-HOST-PATH", MOUNTS, "sensitive host path mounted",
+    "CTRL-MOUNT-HOST-PATH",
+    MOUNTS,
+    "sensitive host path mounted",
     "A bind mount of a host system directory hands the container host files: credentials (/etc/shadow, "
     "kubelet keys), other containers' data (/var/lib/docker), devices (/dev) or the kernel's interfaces (/proc).",
-    _VOLUME_FIX, cis="5.5",
+    _VOLUME_FIX,
+    cis="5.5",
 )
 RW_SUBMOUNT = rule(
     "CTRL-MOUNT-RW-SUBMOUNT", MOUNTS, "read-write submount under a read-only bind",
@@ -61,8 +67,12 @@ CGROUP_RW = rule(
         kubernetes="securityContext.privileged: false", lxc="lxc.mount.auto = cgroup:ro"),
 )  # fmt: skip
 
-CLEAN = rule("CTRL-MOUNT-CLEAN", MOUNTS, "no sensitive host mounts",
-             "Nothing of the host's beyond the runtime's own per-container files is mounted.")
+CLEAN = rule(
+    "CTRL-MOUNT-CLEAN",
+    MOUNTS,
+    "no sensitive host mounts",
+    "Nothing of the host's beyond the runtime's own per-container files is mounted.",
+)
 
 # Host paths whose exposure is serious: (rw severity, ro severity).
 SENSITIVE: dict[str, tuple[str, str]] = {
@@ -77,7 +87,18 @@ SENSITIVE: dict[str, tuple[str, str]] = {
 SECRET_PATHS = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh", "/etc/kubernetes", "/etc/docker",
                 "/root", "/var/lib/kubelet/pki", "/home")  # fmt: skip
 # Inside these, a read-write bind is a finding; a read-only file (/etc/localtime) is not.
-SYSTEM_DIRS = ("/etc", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/boot", "/sys", "/proc", "/var/lib/kubelet")
+SYSTEM_DIRS = (
+    "/etc",
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/boot",
+    "/sys",
+    "/proc",
+    "/var/lib/kubelet",
+)
 _OWN_FSTYPES = ("cgroup", "cgroup2", "mqueue", "devpts")
 
 
@@ -130,7 +151,9 @@ def _own_markers(facts: ContainerFacts) -> set[str]:
         marks |= {c.pod.uid, f"pod{c.pod.uid}"}
     if c.pod is not None and c.pod.sandbox_id:
         marks.add(c.pod.sandbox_id)
-    sandbox = c.annotations.get("io.kubernetes.cri.sandbox-id") or c.annotations.get("io.kubernetes.cri-o.SandboxID")
+    sandbox = c.annotations.get("io.kubernetes.cri.sandbox-id") or c.annotations.get(
+        "io.kubernetes.cri-o.SandboxID"
+    )
     if sandbox:
         marks.add(sandbox)
     return marks
@@ -146,11 +169,13 @@ def _targets(ctx: AuditContext) -> dict[str, tuple[str, str]]:
     """SENSITIVE plus this host's engine data roots, built once per run."""
     found = ctx.memo.get("sensitive")
     if found is None:
-        found = ctx.memo["sensitive"] = {**{r: (HIGH, HIGH) for r in ctx.data_roots()}, **SENSITIVE}
+        found = ctx.memo["sensitive"] = {**dict.fromkeys(ctx.data_roots(), (HIGH, HIGH)), **SENSITIVE}
     return found  # type: ignore[return-value]
 
 
-def _sensitive(path: str, read_only: bool, ctx: AuditContext, *, inside: bool = True) -> tuple[str, str] | None:
+def _sensitive(
+    path: str, read_only: bool, ctx: AuditContext, *, inside: bool = True
+) -> tuple[str, str] | None:
     """(severity, what it exposes) for a host path, or None. `inside`: also judge paths below sensitive dirs."""
     targets = _targets(ctx)
     pick = 1 if read_only else 0
@@ -207,7 +232,9 @@ def _check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         if socket is not None:
             shown = path if socket == path else f"{path} (holds {socket})"
             reported.append(entry.mount_point)
-            yield SOCKET.finding(HIGH, f"runtime socket {shown} mounted at {entry.mount_point}", evidence, facts.pid)
+            yield SOCKET.finding(
+                HIGH, f"runtime socket {shown} mounted at {entry.mount_point}", evidence, facts.pid
+            )
             continue
         # The root mount is the runtime's (an overlay whose merged dir lives in its data root): judged only when
         # it exposes a sensitive directory itself (a container whose rootfs is the host's /).
@@ -215,7 +242,9 @@ def _check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         if sensitive is not None:
             severity, what = sensitive
             reported.append(entry.mount_point)
-            yield HOST_PATH.finding(severity, f"{what} mounted {mode} at {entry.mount_point}", evidence, facts.pid)
+            yield HOST_PATH.finding(
+                severity, f"{what} mounted {mode} at {entry.mount_point}", evidence, facts.pid
+            )
     yield from _rw_submounts(facts, binds, marks, ctx)
     shared = []
     cgroups = []
@@ -223,21 +252,41 @@ def _check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         groups = [t for t in entry.optional if t.startswith("shared:")]
         if any(int(t[7:]) in ctx.host_peer_groups for t in groups if t[7:].isdigit()):
             shared.append(entry)
-        if entry.fstype in ("cgroup", "cgroup2") and not entry.read_only and not inside_reported(entry.mount_point):
+        if (
+            entry.fstype in ("cgroup", "cgroup2")
+            and not entry.read_only
+            and not inside_reported(entry.mount_point)
+        ):
             cgroups.append(entry)
     for entry in shared:
-        yield PROPAGATION.finding(LOW, f"{entry.mount_point} propagates mounts to and from the host",
-                                  [facts.mount_evidence(entry)], facts.pid)
+        yield PROPAGATION.finding(
+            LOW,
+            f"{entry.mount_point} propagates mounts to and from the host",
+            [facts.mount_evidence(entry)],
+            facts.pid,
+        )
     if cgroups:
-        names = ", ".join(e.mount_point for e in cgroups[:4]) + (f" (+{len(cgroups) - 4})" if len(cgroups) > 4 else "")
-        yield CGROUP_RW.finding(MEDIUM, f"cgroup hierarchies writable: {names}",
-                                [facts.mount_evidence(e) for e in cgroups[:3]], facts.pid)
+        names = ", ".join(e.mount_point for e in cgroups[:4]) + (
+            f" (+{len(cgroups) - 4})" if len(cgroups) > 4 else ""
+        )
+        yield CGROUP_RW.finding(
+            MEDIUM,
+            f"cgroup hierarchies writable: {names}",
+            [facts.mount_evidence(e) for e in cgroups[:3]],
+            facts.pid,
+        )
 
 
-def _rw_submounts(facts: ContainerFacts, binds: list[HostBind], marks: set[str], ctx: AuditContext) -> Iterator[Finding]:
+def _rw_submounts(
+    facts: ContainerFacts, binds: list[HostBind], marks: set[str], ctx: AuditContext
+) -> Iterator[Finding]:
     """One finding per read-only bind that has writable host mounts below it."""
     for top in binds:
-        if not top.entry.read_only or top.entry.mount_point == "/" or _is_runtime_own(top.host_path, marks, ctx):
+        if (
+            not top.entry.read_only
+            or top.entry.mount_point == "/"
+            or _is_runtime_own(top.host_path, marks, ctx)
+        ):
             continue
         point = top.entry.mount_point
         inner: list[HostBind] = []
@@ -249,9 +298,12 @@ def _rw_submounts(facts: ContainerFacts, binds: list[HostBind], marks: set[str],
                 inner.append(sub)
         if not inner:
             continue
-        shown = ", ".join(s.entry.mount_point for s in inner[:3]) + (f" (+{len(inner) - 3})" if len(inner) > 3 else "")
+        shown = ", ".join(s.entry.mount_point for s in inner[:3]) + (
+            f" (+{len(inner) - 3})" if len(inner) > 3 else ""
+        )
         evidence = [facts.mount_evidence(top.entry)] + [facts.mount_evidence(s.entry) for s in inner[:3]]
         if len(inner) > 3:
             evidence.append(f"… and {len(inner) - 3} more writable mounts under {point}")
-        yield RW_SUBMOUNT.finding(HIGH, f"{len(inner)} host mount(s) writable under read-only {point}: {shown}",
-                                  evidence, facts.pid)
+        yield RW_SUBMOUNT.finding(
+            HIGH, f"{len(inner)} host mount(s) writable under read-only {point}: {shown}", evidence, facts.pid
+        )

@@ -48,8 +48,11 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         if inode is None or host_inode is None or inode != host_inode:
             continue
         shared.append(ns_type)
-        title = "no user namespace: container uids are host uids" if ns_type == "user" else \
-            f"shares the host's {ns_type} namespace"
+        title = (
+            "no user namespace: container uids are host uids"
+            if ns_type == "user"
+            else f"shares the host's {ns_type} namespace"
+        )
         yield RULES[ns_type].finding(severity, title, [(f"/proc/{facts.pid}/ns/{ns_type} -> {ns_type}:[{inode}] "
                                                        f"(the host's)")], facts.pid)  # fmt: skip
     if not any(SHARED[t][0] in (HIGH, MEDIUM, LOW) for t in shared) and any(facts.namespaces.values()):

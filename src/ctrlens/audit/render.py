@@ -11,8 +11,10 @@ from .run import ContainerAudit
 HEADERS = {"ns": "NS", "caps": "CAPS", "seccomp": "SECCOMP", "lsm": "LSM", "user": "USER", "rootfs": "ROOTFS",
            "mounts": "MOUNTS", "devices": "DEVICES", "limits": "LIMITS", "secrets": "SECRETS"}  # fmt: skip
 SHORT = {"high": "HIGH", "medium": "MED", "low": "low", "info": "info", "good": "good"}
-LEGEND = ("HIGH/MED/low: the worst finding of the layer   ok: nothing at low or above\n"
-          "n/a: not available on this host   skip: not checked   ?: could not be read")
+LEGEND = (
+    "HIGH/MED/low: the worst finding of the layer   ok: nothing at low or above\n"
+    "n/a: not available on this host   skip: not checked   ?: could not be read"
+)
 
 
 def matrix(audits: list[ContainerAudit], width: int) -> str:
@@ -22,10 +24,15 @@ def matrix(audits: list[ContainerAudit], width: int) -> str:
     fixed = sum(widths) + len(widths)
     name_width = max([9, *map(len, names)])
     name_width = max(10, min(name_width, width - fixed))
-    lines = [f"{'CONTAINER':<{name_width}} " + " ".join(f"{HEADERS[layer]:<{w}}" for layer, w in zip(LAYERS, widths))]
-    for audit, name in zip(audits, names):
+    lines = [
+        f"{'CONTAINER':<{name_width}} "
+        + " ".join(f"{HEADERS[layer]:<{w}}" for layer, w in zip(LAYERS, widths, strict=False))
+    ]
+    for audit, name in zip(audits, names, strict=False):
         cells = audit.summary()
-        row = f"{cut(name, name_width):<{name_width}} " + " ".join(f"{cells[layer]:<{w}}" for layer, w in zip(LAYERS, widths))
+        row = f"{cut(name, name_width):<{name_width}} " + " ".join(
+            f"{cells[layer]:<{w}}" for layer, w in zip(LAYERS, widths, strict=False)
+        )
         lines.append(row.rstrip())
     return "\n".join(lines)
 
@@ -65,7 +72,7 @@ def _details(f: Finding, audit: ContainerAudit, width: int) -> list[str]:
 
 def totals(audits: Iterable[ContainerAudit], floor: str, *, full: bool = False) -> str:
     audits = list(audits)
-    counts = {s: 0 for s in (HIGH, MEDIUM, LOW)}
+    counts = dict.fromkeys((HIGH, MEDIUM, LOW), 0)
     for audit in audits:
         for f in audit.findings:
             if f.severity in counts:

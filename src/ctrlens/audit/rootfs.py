@@ -67,7 +67,9 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     root = root_mount(facts.mounts)
     if root is not None:
         if root.read_only:
-            yield READ_ONLY.finding(GOOD, "read-only root filesystem", [facts.mount_evidence(root)], facts.pid)
+            yield READ_ONLY.finding(
+                GOOD, "read-only root filesystem", [facts.mount_evidence(root)], facts.pid
+            )
         else:
             yield WRITABLE.finding(LOW, f"root filesystem is writable ({root.fstype})", [facts.mount_evidence(root)],
                                    facts.pid)  # fmt: skip
@@ -78,8 +80,10 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     if unmasked:
         none = len(unmasked) == len(expected)
         yield UNMASKED.finding(
-            MEDIUM, ("no masked paths: " if none else "not masked: ") + ", ".join(unmasked),
-            [f"/proc/{facts.pid}/mountinfo: no mount on {', '.join(unmasked)} (present on the host)"], facts.pid,
+            MEDIUM,
+            ("no masked paths: " if none else "not masked: ") + ", ".join(unmasked),
+            [f"/proc/{facts.pid}/mountinfo: no mount on {', '.join(unmasked)} (present on the host)"],
+            facts.pid,
         )
     if has_proc:
         writable = []
@@ -96,4 +100,6 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
             yield PROC_WRITABLE.finding(MEDIUM, "writable: " + ", ".join(writable), evidence, facts.pid)
     sys_mount = next((m for m in reversed(facts.mounts) if m.mount_point == "/sys"), None)
     if sys_mount is not None and sys_mount.fstype == "sysfs" and not sys_mount.read_only:
-        yield SYS_WRITABLE.finding(HIGH, "/sys is mounted read-write", [facts.mount_evidence(sys_mount)], facts.pid)
+        yield SYS_WRITABLE.finding(
+            HIGH, "/sys is mounted read-write", [facts.mount_evidence(sys_mount)], facts.pid
+        )

@@ -97,7 +97,9 @@ class ContainerAudit:
             "pid": self.pid,
             "worst": self.worst(),
             "summary": self.summary(),
-            "counts": {s: sum(1 for f in self.findings if f.severity == s) for s in (HIGH, MEDIUM, LOW, INFO, GOOD)},
+            "counts": {
+                s: sum(1 for f in self.findings if f.severity == s) for s in (HIGH, MEDIUM, LOW, INFO, GOOD)
+            },
             "findings": [f.to_dict(c.runtime, self.in_pod) for f in self.shown(floor)],
             "errors": list(self.errors),
             "gone": self.gone,

@@ -26,8 +26,12 @@ NNP_UNSET = rule(
         kubernetes="securityContext.allowPrivilegeEscalation: false", lxc="lxc.no_new_privs = 1"),
     cis="5.25",
 )  # fmt: skip
-FILTERED = rule("CTRL-SECCOMP-ON", SECCOMP, "seccomp filter and no_new_privs",
-                "A syscall filter and no_new_privs narrow what a compromised process can ask of the kernel.")
+FILTERED = rule(
+    "CTRL-SECCOMP-ON",
+    SECCOMP,
+    "seccomp filter and no_new_privs",
+    "A syscall filter and no_new_privs narrow what a compromised process can ask of the kernel.",
+)
 
 MODES = {0: "disabled", 1: "strict", 2: "filter"}
 
@@ -37,15 +41,24 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     if off:
         pids = ", ".join(str(p.pid) for p in off[:8])
         who = "every process" if len(off) == len(facts.processes) else f"process {pids}"
-        yield DISABLED.finding(MEDIUM, f"seccomp disabled ({who})",
-                               [off[0].field("Seccomp"), off[0].field("Seccomp_filters")], off[0].pid)
+        yield DISABLED.finding(
+            MEDIUM,
+            f"seccomp disabled ({who})",
+            [off[0].field("Seccomp"), off[0].field("Seccomp_filters")],
+            off[0].pid,
+        )
     nnp_off = [p for p in facts.processes if p.number("NoNewPrivs") == 0]
     if nnp_off:
         pids = ", ".join(str(p.pid) for p in nnp_off[:8])
         who = "" if len(nnp_off) == len(facts.processes) else f" (process {pids})"
-        yield NNP_UNSET.finding(LOW, f"no-new-privileges not set{who}", [nnp_off[0].field("NoNewPrivs")],
-                                nnp_off[0].pid)
+        yield NNP_UNSET.finding(
+            LOW, f"no-new-privileges not set{who}", [nnp_off[0].field("NoNewPrivs")], nnp_off[0].pid
+        )
     if not off and not nnp_off and facts.init.number("Seccomp") is not None:
         mode = MODES.get(facts.init.number("Seccomp") or 0, "?")
-        yield FILTERED.finding(GOOD, f"seccomp {mode} and no_new_privs on every process",
-                               [facts.init.field("Seccomp"), facts.init.field("NoNewPrivs")], facts.pid)
+        yield FILTERED.finding(
+            GOOD,
+            f"seccomp {mode} and no_new_privs on every process",
+            [facts.init.field("Seccomp"), facts.init.field("NoNewPrivs")],
+            facts.pid,
+        )

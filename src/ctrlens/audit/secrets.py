@@ -33,9 +33,15 @@ ARGV = rule(
         kubernetes="read it from a mounted Secret file; do not put it in args/command",
         lxc="read it from a file inside the container"),
 )  # fmt: skip
-NONE = rule("CTRL-SECRETS-NONE", SECRETS, "no secrets found",
-            "No variable or argument of its processes looks like a secret.")
-SKIPPED = rule("CTRL-SECRETS-SKIPPED", SECRETS, "secrets not checked", "The secrets scan did not run (see title).")
+NONE = rule(
+    "CTRL-SECRETS-NONE",
+    SECRETS,
+    "no secrets found",
+    "No variable or argument of its processes looks like a secret.",
+)
+SKIPPED = rule(
+    "CTRL-SECRETS-SKIPPED", SECRETS, "secrets not checked", "The secrets scan did not run (see title)."
+)
 
 _UNAVAILABLE: list[str] = []  # why the scanner could not be made, remembered for the rest of the run
 
@@ -85,7 +91,9 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         shown = f"{secret.name}={secret.redacted}"
         evidence = [f"/proc/{pid}/{secret.source}: {shown}", f"readable by: {readers}"]
         if secret.source == "cmdline":
-            yield ARGV.finding(HIGH, f"secret on the command line: {secret.name} ({secret.rule})", evidence, pid)
+            yield ARGV.finding(
+                HIGH, f"secret on the command line: {secret.name} ({secret.rule})", evidence, pid
+            )
         else:
             wide = any(r.kind != "root" for r in record.readers)
             yield ENV.finding(HIGH if wide else MEDIUM, f"secret in the environment: {secret.name} ({secret.rule})",

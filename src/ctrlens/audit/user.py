@@ -20,10 +20,18 @@ ROOT = rule(
         lxc="an unprivileged container: lxc.idmap = u 0 100000 65536"),
     cis="4.1",
 )  # fmt: skip
-REMAPPED = rule("CTRL-USER-REMAPPED", USER, "root inside, an unprivileged uid on the host",
-                "A user namespace maps container root to an ordinary host uid.")
-NON_ROOT = rule("CTRL-USER-NONROOT", USER, "runs as a non-root uid", "Not root: most of the kernel's "
-                "privileged interfaces and root-owned host files are out of reach.")
+REMAPPED = rule(
+    "CTRL-USER-REMAPPED",
+    USER,
+    "root inside, an unprivileged uid on the host",
+    "A user namespace maps container root to an ordinary host uid.",
+)
+NON_ROOT = rule(
+    "CTRL-USER-NONROOT",
+    USER,
+    "runs as a non-root uid",
+    "Not root: most of the kernel's privileged interfaces and root-owned host files are out of reach.",
+)
 HOST_ACCOUNT = rule(
     "CTRL-USER-HOST-ACCOUNT", USER, "its uid is a host account",
     "Without a user namespace a host user with the same uid can read its /proc/PID/environ and signal it "
@@ -45,7 +53,11 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     roots = [p for p in facts.processes if p.euid == 0]
     if roots:
         proc = roots[0]
-        who = "every process" if len(roots) == len(facts.processes) else f"{len(roots)} of {len(facts.processes)} processes"
+        who = (
+            "every process"
+            if len(roots) == len(facts.processes)
+            else f"{len(roots)} of {len(facts.processes)} processes"
+        )
         yield ROOT.finding(MEDIUM, f"runs as root, host uid 0 ({who})", [proc.field("Uid"), facts.uid_map_evidence()],
                            proc.pid)  # fmt: skip
         return
@@ -61,5 +73,6 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
                            evidence, facts.pid)  # fmt: skip
     account = ctx.account(euid)
     if not facts.user_namespace and account:
-        yield HOST_ACCOUNT.finding(INFO, f"uid {euid} is the host account {account!r}",
-                                   [facts.init.field("Uid")], facts.pid)
+        yield HOST_ACCOUNT.finding(
+            INFO, f"uid {euid} is the host account {account!r}", [facts.init.field("Uid")], facts.pid
+        )

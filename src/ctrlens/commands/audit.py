@@ -11,7 +11,9 @@ from ..output import FORMATS, add_output_option, terminal_width, write_json, wri
 
 NAME = "audit"
 ORDER = 40
-HELP = "audit each container's isolation: namespaces, caps, seccomp, LSM, user, mounts, devices, limits, secrets"
+HELP = (
+    "audit each container's isolation: namespaces, caps, seccomp, LSM, user, mounts, devices, limits, secrets"
+)
 DESCRIPTION = """\
 Reads what the kernel enforces for each container, from /proc and cgroupfs alone (no runtime socket), and
 reports every weakness with a stable ID, a severity, the evidence (the exact /proc field or mount line), why it
@@ -48,18 +50,36 @@ LEVELS = ("high", "medium", "low", "info", "good")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("refs", nargs="*", metavar="REF", help="containers to audit (default: all)")
-    parser.add_argument("--severity", choices=LEVELS, default="low",
-                        help="show findings at or above this severity (default low)")
-    parser.add_argument("--fail-on", choices=LEVELS, metavar="SEVERITY",
-                        help="exit 1 when any finding is at or above SEVERITY (high, medium, low, info)")
+    parser.add_argument(
+        "--severity",
+        choices=LEVELS,
+        default="low",
+        help="show findings at or above this severity (default low)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=LEVELS,
+        metavar="SEVERITY",
+        help="exit 1 when any finding is at or above SEVERITY (high, medium, low, info)",
+    )
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--summary", action="store_true", help="only the containers × layers matrix")
-    view.add_argument("--full", action="store_true",
-                      help="evidence, why and fix under every finding (the default when REFs are given)")
-    parser.add_argument("--ignore", metavar="ID", action="append", default=[],
-                        help="drop findings whose ID matches (glob, e.g. 'CTRL-LIMIT-*'); repeatable")
+    view.add_argument(
+        "--full",
+        action="store_true",
+        help="evidence, why and fix under every finding (the default when REFs are given)",
+    )
+    parser.add_argument(
+        "--ignore",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="drop findings whose ID matches (glob, e.g. 'CTRL-LIMIT-*'); repeatable",
+    )
     parser.add_argument("--no-secrets", action="store_true", help="skip the secrets layer (it reads environ)")
-    parser.add_argument("--explain", metavar="ID", help="print what a rule checks, why and how to fix it; no scan")
+    parser.add_argument(
+        "--explain", metavar="ID", help="print what a rule checks, why and how to fix it; no scan"
+    )
     parser.add_argument("--rules", action="store_true", help="list every rule ID; no scan")
     add_output_option(parser, (*FORMATS, "sarif"))
 
@@ -119,7 +139,7 @@ def _emit(args: argparse.Namespace, ctx: Any, audits: list[Any]) -> None:
         full = args.full or bool(args.refs)
         if not args.summary:
             for audit in audits:
-                lines += render.findings(audit, floor, width, full=full) + [""]
+                lines += [*render.findings(audit, floor, width, full=full), ""]
         lines.append(render.totals(audits, floor, full=full or args.summary))
         ctx.out.write("\n".join(line for line in lines if line is not None) + "\n")
 

@@ -25,9 +25,15 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runtime", action="append", metavar="NAME",
-                        help="only containers of this runtime (docker, containerd, cri-o, podman, lxc, nspawn, unknown)")
-    parser.add_argument("--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers")
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        metavar="NAME",
+        help="only containers of this runtime (docker, containerd, cri-o, podman, lxc, nspawn, unknown)",
+    )
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers"
+    )
     add_output_option(parser)
 
 
@@ -45,7 +51,9 @@ def age(iso: str | None, now: float | None = None) -> str | None:
     return f"{seconds}s ago"
 
 
-def container_rows(snapshot: Snapshot, runtimes: list[str] | None = None, no_sandbox: bool = False) -> list[Container]:
+def container_rows(
+    snapshot: Snapshot, runtimes: list[str] | None = None, no_sandbox: bool = False
+) -> list[Container]:
     rows = list(snapshot.containers.values())
     if runtimes:
         rows = [c for c in rows if c.runtime in runtimes]
@@ -81,5 +89,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     columns = COLUMNS if any(r["pod_ref"] for r in records) else [c for c in COLUMNS if c.header != "POD"]
     emit("table", records, columns)
     if not records:
-        ctx.err.write("no running containers found" + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n"))
+        ctx.err.write(
+            "no running containers found"
+            + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n")
+        )
     return 0

@@ -63,15 +63,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID in it")
     parser.add_argument("--hash", action="store_true", help="SHA-256 of every added or changed regular file")
     parser.add_argument("-l", "--long", action="store_true", help="table: add modification and change times")
-    parser.add_argument("--like", choices=("docker", "podman"),
-                        help="report directories as docker diff or podman diff does (default: the engine's own)")
-    parser.add_argument("--kind", action="append", choices=KIND_CHOICES, metavar="KIND",
-                        help="only changes of this kind: A, C, D, or M (heuristic); repeatable")
+    parser.add_argument(
+        "--like",
+        choices=("docker", "podman"),
+        help="report directories as docker diff or podman diff does (default: the engine's own)",
+    )
+    parser.add_argument(
+        "--kind",
+        action="append",
+        choices=KIND_CHOICES,
+        metavar="KIND",
+        help="only changes of this kind: A, C, D, or M (heuristic); repeatable",
+    )
     parser.add_argument("--flagged", action="store_true", help="only flagged changes (new executables, …)")
-    parser.add_argument("--sort", choices=("flagged", "path"), default="flagged",
-                        help="flagged first (default), or by path like docker diff")
-    parser.add_argument("--fail-on", choices=("any", "new-executable", "flagged"),
-                        help="exit 1 when a change of this sort exists (after --kind/--flagged filters)")
+    parser.add_argument(
+        "--sort",
+        choices=("flagged", "path"),
+        default="flagged",
+        help="flagged first (default), or by path like docker diff",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("any", "new-executable", "flagged"),
+        help="exit 1 when a change of this sort exists (after --kind/--flagged filters)",
+    )
     add_output_option(parser)
 
 
@@ -84,8 +99,14 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     container = require_container(args.ref, ctx.resolve)
     progress = Progress(f"ctrlens diff {container.display_name}", ctx.err)
     try:
-        result = diff_container(snapshot, container, ctx.host, hash=args.hash, style=args.like,
-                                progress=progress.counter("entries walked"))
+        result = diff_container(
+            snapshot,
+            container,
+            ctx.host,
+            hash=args.hash,
+            style=args.like,
+            progress=progress.counter("entries walked"),
+        )
     finally:
         progress.done()
     changes = result.ordered() if args.sort == "flagged" else sorted(result.changes, key=lambda c: c.path)
@@ -123,10 +144,16 @@ def _table(ctx: Any, container: Any, result: Any, changes: list[Any], long: bool
     if rows:
         ctx.out.write(render_table(rows, LONG_COLUMNS if long else COLUMNS) + "\n")
     s = result.summary()
-    counts = (f"{s['modified']} modified or added" if result.method != "overlay"
-              else f"{s['added']} added, {s['changed']} changed, {s['deleted']} deleted")
-    where = (f"layer {result.upperdir}" if result.upperdir
-             else f"files touched since {result.since} (heuristic, no image layer)")
+    counts = (
+        f"{s['modified']} modified or added"
+        if result.method != "overlay"
+        else f"{s['added']} added, {s['changed']} changed, {s['deleted']} deleted"
+    )
+    where = (
+        f"layer {result.upperdir}"
+        if result.upperdir
+        else f"files touched since {result.since} (heuristic, no image layer)"
+    )
     ctx.error(f"{container.display_name}: {counts}; {s['new_executables']} new executable(s); {where}")
     for limit in result.limitations:
         ctx.error(f"note: {safe_text(limit)}")
@@ -150,8 +177,15 @@ def _row(change: Any, owner: Any) -> dict[str, Any]:
     }
 
 
-_TYPE_LETTER = {"file": "f", "directory": "d", "symlink": "l", "char-device": "c", "block-device": "b",
-                "fifo": "p", "socket": "s"}
+_TYPE_LETTER = {
+    "file": "f",
+    "directory": "d",
+    "symlink": "l",
+    "char-device": "c",
+    "block-device": "b",
+    "fifo": "p",
+    "socket": "s",
+}
 
 
 def _short_time(ns: int) -> str:
@@ -185,5 +219,9 @@ COLUMNS = [
     Column("FLAGS", "flags", 5, 30),
     Column("PATH", "path", 30, None),
 ]
-LONG_COLUMNS = [*COLUMNS[:5], Column("MTIME (UTC)", "mtime", 19, 19), Column("CTIME (UTC)", "ctime", 19, 19),
-                *COLUMNS[5:]]
+LONG_COLUMNS = [
+    *COLUMNS[:5],
+    Column("MTIME (UTC)", "mtime", 19, 19),
+    Column("CTIME (UTC)", "ctime", 19, 19),
+    *COLUMNS[5:],
+]

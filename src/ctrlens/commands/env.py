@@ -32,8 +32,11 @@ secret (null, or rule, length, fingerprint).
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID")
     parser.add_argument("--reveal", action="store_true", help="show secret values instead of redacting them")
-    parser.add_argument("--all-processes", action="store_true",
-                        help="every variable of every process of the container, not only what differs")
+    parser.add_argument(
+        "--all-processes",
+        action="store_true",
+        help="every variable of every process of the container, not only what differs",
+    )
     add_output_option(parser)
 
 
@@ -68,8 +71,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         elif not args.all_processes:
             pairs = [pair for pair in pairs if pair not in init_env]
         verdicts = judge_environ(pairs, fingerprint)
-        rows += [_row(data.pid, data.comm, name, value, finding, args.reveal)
-                 for (name, value), finding in zip(pairs, verdicts, strict=True)]
+        rows += [
+            _row(data.pid, data.comm, name, value, finding, args.reveal)
+            for (name, value), finding in zip(pairs, verdicts, strict=True)
+        ]
     if gone:
         ctx.error(f"{gone} process(es) exited while being read; not shown")
     emit(args.output, rows, COLUMNS, stream=ctx.out, empty_message="(empty environment)")
@@ -83,8 +88,9 @@ def _row(pid: int, comm: str, name: str, value: str, finding: Any, reveal: bool)
         "name": name,
         "value": value if finding is None or reveal else finding.redacted,
         "redacted": finding is not None and not reveal,
-        "secret": None if finding is None else
-        {"rule": finding.rule, "length": finding.length, "fingerprint": finding.fingerprint},
+        "secret": None
+        if finding is None
+        else {"rule": finding.rule, "length": finding.length, "fingerprint": finding.fingerprint},
     }
 
 

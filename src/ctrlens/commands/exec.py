@@ -44,8 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ns", metavar="LIST", help=NS_HELP)
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print where the program runs")
     # dest "argv", not "command": the CLI keeps the subcommand's name in args.command.
-    parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG…]",
-                        help="the host program to run, and its arguments")
+    parser.add_argument(
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARG…]",
+        help="the host program to run, and its arguments",
+    )
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
@@ -89,7 +93,7 @@ def _split_options(args: argparse.Namespace) -> list[str]:
                 raise UsageError("--ns needs a value, e.g. --ns net,pid")
             args.ns = rest.pop(1)
         elif token.startswith("--ns="):
-            args.ns = token[len("--ns="):]
+            args.ns = token[len("--ns=") :]
         elif token.startswith("-"):
             raise UsageError(f"unknown option {token!r} before the command (put the command after --)")
         else:
@@ -105,8 +109,10 @@ def _say_where(ctx: Any, target: Any, plan: Any) -> None:
     inside = ",".join(plan.entering) or "no"
     root = "/" if plan.in_mount_namespace else f"{plan.root_path} ($CTRLENS_ROOT)"
     kinds = "namespace" if len(plan.entering) == 1 else "namespaces"
-    head = (f"ctrlens: running {plan.executable} in the {inside} {kinds} of {who} (pid {plan.pid}); "
-            f"its root filesystem is at {root}")
+    head = (
+        f"ctrlens: running {plan.executable} in the {inside} {kinds} of {who} (pid {plan.pid}); "
+        f"its root filesystem is at {root}"
+    )
     lines = [head]
     lines += [f"ctrlens: note: {n}" for n in plan.notes]
     ctx.err.write("".join(safe_text(line) + "\n" for line in lines))

@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="SRC")
     p.add_argument("dst", metavar="DST")
     p.add_argument("-r", dest="recursive", action="store_true", help="copy directories")
-    p.add_argument("-a", dest="archive", action="store_true", help="keep owners and times (modes are kept anyway)")
+    p.add_argument(
+        "-a", dest="archive", action="store_true", help="keep owners and times (modes are kept anyway)"
+    )
     p.add_argument("-L", dest="follow", action="store_true", help="follow a symlink given as SRC")
     _owner_option(p)
 
@@ -95,14 +97,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _ref_path(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
     p.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID")
     if optional:
-        p.add_argument("path", metavar="PATH", nargs="?", default="/", help="path inside the container (default /)")
+        p.add_argument(
+            "path", metavar="PATH", nargs="?", default="/", help="path inside the container (default /)"
+        )
     else:
         p.add_argument("path", metavar="PATH", help="path inside the container")
 
 
 def _owner_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--owner", metavar="USER[:GROUP]",
-                   help="owner of what is created, as the container's user/group names or ids (default 0:0)")
+    p.add_argument(
+        "--owner",
+        metavar="USER[:GROUP]",
+        help="owner of what is created, as the container's user/group names or ids (default 0:0)",
+    )
 
 
 def _octal(text: str) -> int:
@@ -152,7 +159,9 @@ def _owner(root: Any, text: str | None) -> Any:  # -> Owner | None
             return int(value)
         found = lookup(value)
         if found is None:
-            raise UsageError(f"no {what} {value!r} in the container's /etc/{'passwd' if what == 'user' else 'group'}")
+            raise UsageError(
+                f"no {what} {value!r} in the container's /etc/{'passwd' if what == 'user' else 'group'}"
+            )
         return int(found)
 
     uid = ident(user, accounts.uid_of, "user")
@@ -227,8 +236,13 @@ def _mount_record(entry: Any) -> dict[str, Any] | None:
     m = entry.mount
     if m is None:
         return {"mount_id": entry.mount_id, "fstype": None, "source": None, "root": None}
-    return {"mount_id": m.mount_id, "fstype": m.fstype, "source": m.source, "root": m.root,
-            "read_only": m.read_only}
+    return {
+        "mount_id": m.mount_id,
+        "fstype": m.fstype,
+        "source": m.source,
+        "root": m.root,
+        "read_only": m.read_only,
+    }
 
 
 def _decorated_name(record: dict[str, Any], *, long: bool) -> str:
@@ -239,7 +253,9 @@ def _decorated_name(record: dict[str, Any], *, long: bool) -> str:
         name += f" -> {record['link_target']}"
     if record["mount_point"]:
         m = record["mount"]
-        origin = m.get("root") if m.get("root") not in (None, "/") else m.get("source")  # bind source or device
+        origin = (
+            m.get("root") if m.get("root") not in (None, "/") else m.get("source")
+        )  # bind source or device
         where = " ".join(x for x in (m.get("fstype"), origin) if x)
         name += f"  [mount{': ' + where if where else ''}]"
     if record["not_entered"]:
@@ -252,7 +268,12 @@ LONG_COLUMNS = [
     Column("LINKS", "nlink", max_width=5, align=">"),
     Column("USER", "user", max_width=12),
     Column("GROUP", "group", max_width=12),
-    Column("SIZE", lambda r: ", ".join(map(str, r["device"])) if r["device"] else r["size"], max_width=12, align=">"),
+    Column(
+        "SIZE",
+        lambda r: ", ".join(map(str, r["device"])) if r["device"] else r["size"],
+        max_width=12,
+        align=">",
+    ),
     Column("MODIFIED", "modified", max_width=16),
     Column("NAME", "shown"),
 ]
@@ -279,8 +300,12 @@ def _ls(args: argparse.Namespace, ctx: Any) -> int:
             notes: list[str] = []
             current: dict[int, list[dict[str, Any]]] = {}
             with root.guard(top.path):
-                for step in walk(root, top.path, all_names=args.all,
-                                 on_skip=lambda e, why: notes.append(f"not listed: {_text(e.path)}: {why}")):
+                for step in walk(
+                    root,
+                    top.path,
+                    all_names=args.all,
+                    on_skip=lambda e, why: notes.append(f"not listed: {_text(e.path)}: {why}"),
+                ):
                     if step.event == ENTER:
                         current[step.depth] = []
                         groups.append((_text(step.entry.path), current[step.depth]))
@@ -296,8 +321,11 @@ def _ls(args: argparse.Namespace, ctx: Any) -> int:
         for r in rows:
             r["shown"] = _decorated_name(r, long=args.long)
             r["modified"] = _time(dt.datetime.fromisoformat(r["mtime"]).timestamp())
-        body = (render_table(rows, LONG_COLUMNS).split("\n", 1)[1] if rows else "") if args.long else \
-            "\n".join(safe_text(r["shown"]) for r in rows)
+        body = (
+            (render_table(rows, LONG_COLUMNS).split("\n", 1)[1] if rows else "")
+            if args.long
+            else "\n".join(safe_text(r["shown"]) for r in rows)
+        )
         title = f"{safe_text(header)}:\n" if args.recursive else ""
         blocks.append(title + body)
     ctx.out.write("\n\n".join(b.rstrip("\n") for b in blocks if b).rstrip("\n") + "\n" if blocks else "")
@@ -337,9 +365,19 @@ def _cat(args: argparse.Namespace, ctx: Any) -> int:
 
 
 STAT_FIELDS = [
-    ("path", "path"), ("type", "type"), ("mode", "mode"), ("links", "nlink"), ("owner", "owner"),
-    ("host owner", "host_owner"), ("size", "size"), ("device", "device"), ("inode", "inode"),
-    ("link target", "link_target"), ("mount", "mount_text"), ("access", "atime"), ("modify", "mtime"),
+    ("path", "path"),
+    ("type", "type"),
+    ("mode", "mode"),
+    ("links", "nlink"),
+    ("owner", "owner"),
+    ("host owner", "host_owner"),
+    ("size", "size"),
+    ("device", "device"),
+    ("inode", "inode"),
+    ("link target", "link_target"),
+    ("mount", "mount_text"),
+    ("access", "atime"),
+    ("modify", "mtime"),
     ("change", "ctime"),
 ]
 
@@ -365,8 +403,10 @@ def _stat(args: argparse.Namespace, ctx: Any) -> int:
     record["device"] = ", ".join(map(str, record["device"])) if record["device"] else None
     if record["mount"]:
         m = record["mount"]
-        record["mount_text"] = "mount point: " + " ".join(
-            str(x) for x in (m["fstype"], m["source"], m["root"]) if x) or "mount point"
+        record["mount_text"] = (
+            "mount point: " + " ".join(str(x) for x in (m["fstype"], m["source"], m["root"]) if x)
+            or "mount point"
+        )
     for label, key in STAT_FIELDS:
         value = record.get(key)
         if value not in (None, ""):
@@ -401,8 +441,9 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
                 out.flush()
                 _warn(ctx, report.warnings())
                 return 0
-            report = copy_out(root, src[1], args.dst, recursive=args.recursive, archive=args.archive,
-                              follow=args.follow)
+            report = copy_out(
+                root, src[1], args.dst, recursive=args.recursive, archive=args.archive, follow=args.follow
+            )
             report.target = f"{report.target} (host)"
     else:
         assert dst is not None
@@ -411,8 +452,15 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
                 stream = sys.stdin.buffer
                 report = read_tar(root, dst[1], stream, archive=args.archive)
             else:
-                report = copy_in(root, args.src, dst[1], recursive=args.recursive, archive=args.archive,
-                                 follow=args.follow, owner=_owner(root, args.owner))
+                report = copy_in(
+                    root,
+                    args.src,
+                    dst[1],
+                    recursive=args.recursive,
+                    archive=args.archive,
+                    follow=args.follow,
+                    owner=_owner(root, args.owner),
+                )
     _warn(ctx, report.warnings())
     _say(ctx, report.summary())
     if report.refused:
@@ -476,8 +524,9 @@ def _mkdir(args: argparse.Namespace, ctx: Any) -> int:
 
     with open_root(ctx, args.ref) as root:
         with root.guard(args.path):
-            changes = make_dirs(root, args.path, parents=args.parents, owner=_owner(root, args.owner),
-                                mode=args.mode)
+            changes = make_dirs(
+                root, args.path, parents=args.parents, owner=_owner(root, args.owner), mode=args.mode
+            )
         for change in changes:
             _say(ctx, change.describe(root.label))
         if not changes:

@@ -63,8 +63,19 @@ def render(record: dict[str, Any]) -> str:
         lines.append("")
     if c:
         lines.append(f"Container {c['name'] or c['short_id']}")
-        for key in ("id", "runtime", "image", "engine_namespace", "init_pid", "shim_pid", "parent_id", "cgroup",
-                    "created", "started", "bundle"):
+        for key in (
+            "id",
+            "runtime",
+            "image",
+            "engine_namespace",
+            "init_pid",
+            "shim_pid",
+            "parent_id",
+            "cgroup",
+            "created",
+            "started",
+            "bundle",
+        ):
             _kv(lines, key.replace("_", " "), c[key])
         if c["pod_info"]:
             pod = c["pod_info"]
@@ -91,7 +102,9 @@ def render(record: dict[str, Any]) -> str:
         lines.append("Processes")
         lines.append(f"  {'PID':>7} {'CTR-PID':>7}  {'USER':<8}  COMMAND")
         for p in record["processes"]:
-            lines.append(f"  {p['pid']:>7} {p['pid_in_container'] or '-':>7}  {p['user']:<8}  {safe_text(p['command'])}")
+            lines.append(
+                f"  {p['pid']:>7} {p['pid_in_container'] or '-':>7}  {p['user']:<8}  {safe_text(p['command'])}"
+            )
         lines.append("")
     if record.get("namespaces"):
         lines.append("Namespaces")
@@ -102,7 +115,9 @@ def render(record: dict[str, Any]) -> str:
     if record.get("user_namespace"):
         un = record["user_namespace"]
         maps = ", ".join(" ".join(map(str, r)) for r in un["uid_map"])
-        lines.append(f"User namespace: {'remapped' if un['remapped'] else 'none (uids are host uids)'}  uid_map: {maps}")
+        lines.append(
+            f"User namespace: {'remapped' if un['remapped'] else 'none (uids are host uids)'}  uid_map: {maps}"
+        )
         lines.append("")
     if record.get("rootfs"):
         fs = record["rootfs"]

@@ -41,14 +41,26 @@ before the signal), 4 refused (no confirmation, kernel thread, host init), 5 per
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="container ID, unique prefix or name, or a host PID")
-    parser.add_argument("-s", "--signal", default="TERM", metavar="SIGNAL",
-                        help="signal name or number: TERM (default), KILL, HUP, INT, USR1, STOP, CONT, 9…")
-    parser.add_argument("-a", "--all", action="store_true",
-                        help="signal every process of the container, not only its init")
+    parser.add_argument(
+        "-s",
+        "--signal",
+        default="TERM",
+        metavar="SIGNAL",
+        help="signal name or number: TERM (default), KILL, HUP, INT, USR1, STOP, CONT, 9…",
+    )
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="signal every process of the container, not only its init"
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("-n", "--dry-run", action="store_true", help="show the plan, send nothing")
-    parser.add_argument("-w", "--wait", type=float, default=5.0, metavar="SECONDS",
-                        help="how long to watch for exit and restart afterwards (default 5; 0: do not wait)")
+    parser.add_argument(
+        "-w",
+        "--wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to watch for exit and restart afterwards (default 5; 0: do not wait)",
+    )
     add_output_option(parser)
 
 
@@ -81,8 +93,10 @@ def _confirm(question: str, ctx: Any) -> bool:
     from ..act import Refused
 
     if not (sys.stdin.isatty() and ctx.err.isatty()):
-        raise Refused("not sending without confirmation: there is no terminal to ask on; pass --yes "
-                      "(or --dry-run to only see the plan)")
+        raise Refused(
+            "not sending without confirmation: there is no terminal to ask on; pass --yes "
+            "(or --dry-run to only see the plan)"
+        )
     ctx.err.write(f"{question} [y/N] ")
     ctx.err.flush()
     answer = sys.stdin.readline()

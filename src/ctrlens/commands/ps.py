@@ -24,8 +24,13 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-C", dest="comm", metavar="NAME", action="append",
-                        help="only processes whose command name is NAME (like ps -C); repeatable")
+    parser.add_argument(
+        "-C",
+        dest="comm",
+        metavar="NAME",
+        action="append",
+        help="only processes whose command name is NAME (like ps -C); repeatable",
+    )
     parser.add_argument("--container", metavar="REF", help="only the processes of this container")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--containers-only", action="store_true", help="only processes inside containers")
@@ -148,4 +153,3 @@ def _forest_label(snapshot: Snapshot, proc: Process) -> str:
     if parent is None or parent.id != container.id:
         return safe_text(f"{container.display_name} ({container.runtime})")
     return "  ″"  # same container as the line above
-

@@ -36,8 +36,14 @@ Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignor
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("refs", metavar="REF", nargs="*", help="containers to check (default: all)")
-    parser.add_argument("--fail-on", nargs="?", const="any", choices=("any", "error"), metavar="LEVEL",
-                        help="exit 1 if a secret is found (LEVEL error: ignore high-entropy warnings)")
+    parser.add_argument(
+        "--fail-on",
+        nargs="?",
+        const="any",
+        choices=("any", "error"),
+        metavar="LEVEL",
+        help="exit 1 if a secret is found (LEVEL error: ignore high-entropy warnings)",
+    )
     add_output_option(parser, (*FORMATS, "sarif"))
 
 
@@ -63,8 +69,13 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         emit(args.output, records, stream=ctx.out)
     else:
         rows = [_row(r, s) for r in reports for s in r.records]
-        emit("table", rows, COLUMNS, stream=ctx.out,
-             empty_message=f"no secrets found in {len(reports)} container(s)")
+        emit(
+            "table",
+            rows,
+            COLUMNS,
+            stream=ctx.out,
+            empty_message=f"no secrets found in {len(reports)} container(s)",
+        )
     return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
 
 
@@ -102,8 +113,10 @@ def to_sarif(reports: list[Any], scope: str) -> dict[str, Any]:
     from ..output.sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
     from ..secrets import RULES
 
-    rules = [SarifRule(r.id, r.id, r.title, r.description, r.level, tags=("security", "secrets", r.family))
-             for r in RULES.values()]
+    rules = [
+        SarifRule(r.id, r.id, r.title, r.description, r.level, tags=("security", "secrets", r.family))
+        for r in RULES.values()
+    ]
     results = []
     for report in reports:
         c = report.container
@@ -111,16 +124,27 @@ def to_sarif(reports: list[Any], scope: str) -> dict[str, Any]:
             f = record.finding
             where = "environment variable" if f.source == "environ" else "command-line argument"
             readers = ", ".join(r.label for r in record.readers)
-            message = (f"{where} {f.name}{f' ({f.detail})' if f.detail else ''} of container {c.display_name} "
-                       f"holds a {RULES[f.rule].title.lower()} ({f.length} chars, fingerprint {f.fingerprint}); "
-                       f"readable by {readers}")
-            results.append(SarifResult(
-                rule_id=f.rule,
-                message=message,
-                locations=[LogicalLocation(f.name, f"container/{c.id}/{f.source}/{f.name}", "variable"),
-                           container_location(c.id, c.display_name)],
-                fingerprints={"ctrlensSecret/v1": f"{c.id}/{f.source}/{f.name}/{f.fingerprint}"},
-                properties={"length": f.length, "fingerprint": f.fingerprint, "fingerprintScope": scope,
-                            "pids": list(record.pids), "readers": [r.to_dict() for r in record.readers]},
-            ))
+            message = (
+                f"{where} {f.name}{f' ({f.detail})' if f.detail else ''} of container {c.display_name} "
+                f"holds a {RULES[f.rule].title.lower()} ({f.length} chars, fingerprint {f.fingerprint}); "
+                f"readable by {readers}"
+            )
+            results.append(
+                SarifResult(
+                    rule_id=f.rule,
+                    message=message,
+                    locations=[
+                        LogicalLocation(f.name, f"container/{c.id}/{f.source}/{f.name}", "variable"),
+                        container_location(c.id, c.display_name),
+                    ],
+                    fingerprints={"ctrlensSecret/v1": f"{c.id}/{f.source}/{f.name}/{f.fingerprint}"},
+                    properties={
+                        "length": f.length,
+                        "fingerprint": f.fingerprint,
+                        "fingerprintScope": scope,
+                        "pids": list(record.pids),
+                        "readers": [r.to_dict() for r in record.readers],
+                    },
+                )
+            )
     return sarif_log(rules, results)

@@ -44,19 +44,48 @@ STAGES_SKIPPABLE = ("cgroup", "posture", "audit", "secrets", "drift")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..exporter.defaults import DEFAULT_LISTEN
 
-    parser.add_argument("--listen", metavar="ADDR:PORT", default=DEFAULT_LISTEN,
-                        help=f"where to serve (default {DEFAULT_LISTEN}; 0.0.0.0:PORT or :PORT for every interface)")
-    parser.add_argument("--cache-ttl", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="scrapes within this many seconds share one collection (default 5)")
-    parser.add_argument("--slow-budget", type=_seconds, default=2.0, metavar="SECONDS",
-                        help="time per collection for slow facts (audit, secrets, drift) of containers not yet "
-                             "measured; the rest follow on later scrapes (default 2)")
-    parser.add_argument("--max-containers", type=_count, default=1000, metavar="N",
-                        help="per-container series for at most N containers, a bound on cardinality (default 1000)")
-    parser.add_argument("--skip", action="append", choices=STAGES_SKIPPABLE, default=[], metavar="SOURCE",
-                        help=f"leave out one source of facts: {', '.join(STAGES_SKIPPABLE)} (repeatable)")
-    parser.add_argument("--print", action="store_true", dest="print_once",
-                        help="print one collection in the Prometheus text format and exit (no server)")
+    parser.add_argument(
+        "--listen",
+        metavar="ADDR:PORT",
+        default=DEFAULT_LISTEN,
+        help=f"where to serve (default {DEFAULT_LISTEN}; 0.0.0.0:PORT or :PORT for every interface)",
+    )
+    parser.add_argument(
+        "--cache-ttl",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="scrapes within this many seconds share one collection (default 5)",
+    )
+    parser.add_argument(
+        "--slow-budget",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="time per collection for slow facts (audit, secrets, drift) of containers not yet "
+        "measured; the rest follow on later scrapes (default 2)",
+    )
+    parser.add_argument(
+        "--max-containers",
+        type=_count,
+        default=1000,
+        metavar="N",
+        help="per-container series for at most N containers, a bound on cardinality (default 1000)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        choices=STAGES_SKIPPABLE,
+        default=[],
+        metavar="SOURCE",
+        help=f"leave out one source of facts: {', '.join(STAGES_SKIPPABLE)} (repeatable)",
+    )
+    parser.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_once",
+        help="print one collection in the Prometheus text format and exit (no server)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -92,8 +121,14 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     sources = default_sources(host, skip=set(args.skip), missing=missing)
     if missing:
         ctx.error(f"not exported (feature not available): {', '.join(missing)}")
-    engine = Engine(host, sources, cache_ttl=args.cache_ttl, slow_budget=args.slow_budget,
-                    max_containers=args.max_containers, warn=ctx.error)
+    engine = Engine(
+        host,
+        sources,
+        cache_ttl=args.cache_ttl,
+        slow_budget=args.slow_budget,
+        max_containers=args.max_containers,
+        warn=ctx.error,
+    )
     registry = build_registry(engine)
     first = engine.collect()  # fail before binding when /proc cannot be read at all
     if not first.ok:
@@ -107,7 +142,9 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         raise CtrlensError(f"cannot listen on {address}: {exc.strerror or exc}") from None
     if not address.loopback:
         ctx.error(f"serving on {address}: reachable from other hosts, as --listen asked")
-    print(f"ctrlens: serving http://{address}/metrics ({first.containers} containers)", file=ctx.err, flush=True)
+    print(
+        f"ctrlens: serving http://{address}/metrics ({first.containers} containers)", file=ctx.err, flush=True
+    )
     _wait_for_stop()
     server.shutdown()
     server.server_close()

@@ -60,21 +60,40 @@ def _size(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.usage = ("%(prog)s REF -o FILE [--force] [--reveal] [--max-file-size SIZE] [--max-total-size SIZE]\n"
-                    "       %(prog)s verify FILE [--json]")
+    parser.usage = (
+        "%(prog)s REF -o FILE [--force] [--reveal] [--max-file-size SIZE] [--max-total-size SIZE]\n"
+        "       %(prog)s verify FILE [--json]"
+    )
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID; or `verify`")
     parser.add_argument("file", metavar="FILE", nargs="?", help="with `verify`: the bundle to check")
     parser.add_argument("-o", "--output", metavar="FILE", help="the archive to write (.tar.gz)")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    parser.add_argument("--reveal", action="store_true", help="keep environment values and secrets as they are")
-    parser.add_argument("--max-file-size", type=_size, default=8 << 20, metavar="SIZE",
-                        help="bytes kept of each captured file (default 8M; the rest is cut and marked)")
-    parser.add_argument("--max-total-size", type=_size, default=128 << 20, metavar="SIZE",
-                        help="bytes of file content in all (default 128M)")
-    parser.add_argument("--no-files", dest="files", action="store_false",
-                        help="record the diff but copy no file content")
-    parser.add_argument("--hash", action="store_true", help="SHA-256 of every whole added/changed file in diff.json")
-    parser.add_argument("--like", choices=("docker", "podman"), help="diff conventions (see `ctrlens diff -h`)")
+    parser.add_argument(
+        "--reveal", action="store_true", help="keep environment values and secrets as they are"
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=8 << 20,
+        metavar="SIZE",
+        help="bytes kept of each captured file (default 8M; the rest is cut and marked)",
+    )
+    parser.add_argument(
+        "--max-total-size",
+        type=_size,
+        default=128 << 20,
+        metavar="SIZE",
+        help="bytes of file content in all (default 128M)",
+    )
+    parser.add_argument(
+        "--no-files", dest="files", action="store_false", help="record the diff but copy no file content"
+    )
+    parser.add_argument(
+        "--hash", action="store_true", help="SHA-256 of every whole added/changed file in diff.json"
+    )
+    parser.add_argument(
+        "--like", choices=("docker", "podman"), help="diff conventions (see `ctrlens diff -h`)"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
@@ -82,8 +101,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if args.ref == "verify" and args.file is not None:
         return _verify(args, ctx)
     if args.file is not None:
-        raise UsageError(f"unexpected argument {args.file!r}: write `ctrlens snapshot REF -o FILE`, or "
-                         "`ctrlens snapshot verify FILE`")
+        raise UsageError(
+            f"unexpected argument {args.file!r}: write `ctrlens snapshot REF -o FILE`, or "
+            "`ctrlens snapshot verify FILE`"
+        )
     if not args.output:
         if args.ref == "verify":
             raise UsageError("`ctrlens snapshot verify FILE`: FILE is missing")
@@ -101,8 +122,15 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
 
     snapshot = ctx.scan()
     container = require_container(args.ref, ctx.resolve)
-    options = Options(reveal=args.reveal, force=args.force, max_file_size=args.max_file_size,
-                      max_total_size=args.max_total_size, files=args.files, hash=args.hash, style=args.like)
+    options = Options(
+        reveal=args.reveal,
+        force=args.force,
+        max_file_size=args.max_file_size,
+        max_total_size=args.max_total_size,
+        files=args.files,
+        hash=args.hash,
+        style=args.like,
+    )
     progress = Progress(f"ctrlens snapshot {container.display_name}", ctx.err)
     try:
         report = take_snapshot(snapshot, container, ctx.host, args.output, options, progress.update)
@@ -110,18 +138,33 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
         progress.done()
     d = report.diff_summary
     if args.json:
-        write_json({"path": report.path, "members": report.members, "bytes": report.bytes_written,
-                    "processes": report.processes, "vanished": report.vanished,
-                    "files_captured": report.files_captured, "files_skipped": report.files_skipped,
-                    "diff": d, "notes": report.notes}, ctx.out)
+        write_json(
+            {
+                "path": report.path,
+                "members": report.members,
+                "bytes": report.bytes_written,
+                "processes": report.processes,
+                "vanished": report.vanished,
+                "files_captured": report.files_captured,
+                "files_skipped": report.files_skipped,
+                "diff": d,
+                "notes": report.notes,
+            },
+            ctx.out,
+        )
     else:
         ctx.out.write(
             f"{safe_text(report.path)}: {report.members} members, {report.bytes_written} bytes; "
             f"{report.processes} process(es), diff {d.get('added', 0)}A {d.get('changed', 0)}C "
             f"{d.get('deleted', 0)}D {d.get('modified', 0)}M ({d.get('new_executables', 0)} new executable(s)), "
             f"{report.files_captured} file(s) captured"
-            + (f", {report.files_skipped} skipped (caps or unreadable, see diff.json)" if report.files_skipped
-               else "") + "\n")
+            + (
+                f", {report.files_skipped} skipped (caps or unreadable, see diff.json)"
+                if report.files_skipped
+                else ""
+            )
+            + "\n"
+        )
         for note in report.notes[:10]:
             ctx.error(f"note: {safe_text(note)}")
     if args.reveal:
@@ -139,10 +182,12 @@ def _verify(args: argparse.Namespace, ctx: Any) -> int:
     if result.ok:
         m = result.manifest or {}
         c, h = m.get("container") or {}, m.get("host") or {}
-        ctx.out.write(f"OK: {result.checked} members match the manifest; container {safe_text(str(c.get('name')))}"
-                      f" ({c.get('runtime')}, {str(c.get('id'))[:12]}) on {safe_text(str(h.get('name')))}, "
-                      f"captured {m.get('started_at')} .. {m.get('finished_at')} by ctrlens "
-                      f"{(m.get('tool') or {}).get('version')}\n")
+        ctx.out.write(
+            f"OK: {result.checked} members match the manifest; container {safe_text(str(c.get('name')))}"
+            f" ({c.get('runtime')}, {str(c.get('id'))[:12]}) on {safe_text(str(h.get('name')))}, "
+            f"captured {m.get('started_at')} .. {m.get('finished_at')} by ctrlens "
+            f"{(m.get('tool') or {}).get('version')}\n"
+        )
         return 0
     ctx.out.write(f"FAILED: {safe_text(args.file)}\n")
     for problem in result.problems:

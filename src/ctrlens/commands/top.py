@@ -27,8 +27,14 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", "--interval", type=float, default=1.0, metavar="SECONDS",
-                        help="seconds between refreshes (default 1, at least 0.2)")
+    parser.add_argument(
+        "-n",
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between refreshes (default 1, at least 0.2)",
+    )
     parser.add_argument("--filter", metavar="TEXT", default="", help="start with this filter")
     parser.add_argument("--containers-only", action="store_true", help="start without the host's processes")
     parser.add_argument("--sort", choices=("cpu", "mem", "name", "pid"), default="cpu", help="initial sort")
@@ -46,8 +52,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     except ImportError:
         raise UsageError("top needs Textual: pip install 'ctrlens[tui]'") from None
     if os.geteuid() != 0 and host.is_live:
-        print("ctrlens: not root: names, environments and files of other users' containers will be missing",
-              file=ctx.err)
+        print(
+            "ctrlens: not root: names, environments and files of other users' containers will be missing",
+            file=ctx.err,
+        )
     app = TopApp(host, interval=args.interval, light=args.light)
     app.model.filter_text = args.filter
     app.model.containers_only = args.containers_only

@@ -39,18 +39,41 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..watch.events import TYPES
 
-    parser.add_argument("--interval", type=_seconds(0.1), default=2.0, metavar="SECONDS",
-                        help="seconds between two polls of /proc (default 2)")
-    parser.add_argument("--slow-interval", type=_seconds(1.0), default=60.0, metavar="SECONDS",
-                        help="seconds between two checks of a container for findings and executables (default 60)")
-    parser.add_argument("--type", action="append", choices=TYPES, metavar="TYPE", dest="types",
-                        help="only events of this type (repeatable): " + ", ".join(TYPES))
-    parser.add_argument("--initial", action="store_true",
-                        help="start with a container.running event for each container already running")
+    parser.add_argument(
+        "--interval",
+        type=_seconds(0.1),
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between two polls of /proc (default 2)",
+    )
+    parser.add_argument(
+        "--slow-interval",
+        type=_seconds(1.0),
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between two checks of a container for findings and executables (default 60)",
+    )
+    parser.add_argument(
+        "--type",
+        action="append",
+        choices=TYPES,
+        metavar="TYPE",
+        dest="types",
+        help="only events of this type (repeatable): " + ", ".join(TYPES),
+    )
+    parser.add_argument(
+        "--initial",
+        action="store_true",
+        help="start with a container.running event for each container already running",
+    )
     parser.add_argument("--count", type=_positive, metavar="N", help="exit after N events")
     parser.add_argument("--duration", type=_seconds(0.0), metavar="SECONDS", help="exit after SECONDS")
-    parser.add_argument("--node-name", metavar="NAME", default=None,
-                        help="the `host` of each event (default $NODE_NAME, else the host's /etc/hostname)")
+    parser.add_argument(
+        "--node-name",
+        metavar="NAME",
+        default=None,
+        help="the `host` of each event (default $NODE_NAME, else the host's /etc/hostname)",
+    )
 
 
 def _seconds(minimum: float):
@@ -85,19 +108,30 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     detectors = available_detectors(host, wanted, missing)
     if missing:
         ctx.error(f"not watched (feature not available): {', '.join(missing)}")
-    watcher = Watcher(host, mask=argv_masker(), detectors=detectors, slow_interval=args.slow_interval,
-                      warn=ctx.error)
+    watcher = Watcher(
+        host, mask=argv_masker(), detectors=detectors, slow_interval=args.slow_interval, warn=ctx.error
+    )
     out = ctx.out
 
     def write(event) -> None:
-        out.write(json.dumps(event.to_dict(node), ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+        out.write(
+            json.dumps(event.to_dict(node), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        )
         out.flush()  # a shipper reading the pipe sees each event when it happens
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
-    run_loop(watcher, write, interval=args.interval, initial=args.initial, stop=stop, max_events=args.count,
-             duration=args.duration, accept=(lambda e: e.type in wanted) if wanted else None)
+    run_loop(
+        watcher,
+        write,
+        interval=args.interval,
+        initial=args.initial,
+        stop=stop,
+        max_events=args.count,
+        duration=args.duration,
+        accept=(lambda e: e.type in wanted) if wanted else None,
+    )
     return 0
 
 

@@ -53,8 +53,15 @@ def default_style(container: Container) -> str:
     return STYLE_PODMAN if container.runtime in ("podman", "cri-o") else STYLE_DOCKER
 
 
-def diff_container(snapshot: Snapshot, container: Container, host: Host, hash: bool = False, *,
-                   style: str | None = None, progress: Progress | None = None) -> DiffResult:
+def diff_container(
+    snapshot: Snapshot,
+    container: Container,
+    host: Host,
+    hash: bool = False,
+    *,
+    style: str | None = None,
+    progress: Progress | None = None,
+) -> DiffResult:
     """The changes in `container`'s filesystem. Raises CtrlensError (ProcessGone when it stopped)."""
     where = locate_root(snapshot, container, host)
     if where.is_overlay:
@@ -62,22 +69,35 @@ def diff_container(snapshot: Snapshot, container: Container, host: Host, hash: b
     return _heuristic(snapshot, container, host, where, hash, progress)
 
 
-def _overlay(container: Container, where: RootLocation, style: str, hash: bool,
-             progress: Progress | None) -> DiffResult:
+def _overlay(
+    container: Container, where: RootLocation, style: str, hash: bool, progress: Progress | None
+) -> DiffResult:
     assert where.upper is not None
-    result = DiffResult(container.id, container.name, container.runtime, METHOD_OVERLAY, style,
-                        upperdir=where.upper, lowerdirs=list(where.lowers), hashed=hash)
+    result = DiffResult(
+        container.id,
+        container.name,
+        container.runtime,
+        METHOD_OVERLAY,
+        style,
+        upperdir=where.upper,
+        lowerdirs=list(where.lowers),
+        hashed=hash,
+    )
     try:
         upper = ContainerRoot.from_path(where.upper, label=f"the writable layer of {container.display_name}")
     except FileNotFoundError:
-        raise CtrlensError(f"the writable layer {where.upper} of {container.display_name} is not on this host "
-                           "(stopped meanwhile, or a wrong --host-root?)") from None
+        raise CtrlensError(
+            f"the writable layer {where.upper} of {container.display_name} is not on this host "
+            "(stopped meanwhile, or a wrong --host-root?)"
+        ) from None
     with upper:
         try:
             image = ImageView(list(where.lowers), opaque_xattr=where.opaque_xattr)
         except FileNotFoundError as exc:
-            raise CtrlensError(f"image layer {exc.filename} of {container.display_name} is not on this host "
-                               "(a wrong --host-root?)") from None
+            raise CtrlensError(
+                f"image layer {exc.filename} of {container.display_name} is not on this host "
+                "(a wrong --host-root?)"
+            ) from None
         with image:
             walker = OverlayDiff(upper, image, style=style, hash=hash, progress=progress)
             changes = walker.run()
@@ -87,30 +107,51 @@ def _overlay(container: Container, where: RootLocation, style: str, hash: bool,
     result.warnings = walker.warnings
     options = set(where.fs.mount_line.super_options)
     if "metacopy=on" in options:
-        result.limitations.append("metacopy=on: a file whose metadata alone changed keeps its data in the image "
-                                  "layers; its hash (--hash) and captured copy come from the writable layer")
+        result.limitations.append(
+            "metacopy=on: a file whose metadata alone changed keeps its data in the image "
+            "layers; its hash (--hash) and captured copy come from the writable layer"
+        )
     if "redirect_dir=on" in options:
-        result.limitations.append("redirect_dir=on: a renamed directory's content from the image is not listed "
-                                  "under its new name")
+        result.limitations.append(
+            "redirect_dir=on: a renamed directory's content from the image is not listed under its new name"
+        )
     mounts = where.writable_mounts()
     if mounts:
-        result.limitations.append("writes to mounts are not in the writable layer and not listed: "
-                                  + ", ".join(mounts))
+        result.limitations.append(
+            "writes to mounts are not in the writable layer and not listed: " + ", ".join(mounts)
+        )
     return result
 
 
-def _heuristic(snapshot: Snapshot, container: Container, host: Host, where: RootLocation, hash: bool,
-               progress: Progress | None) -> DiffResult:
+def _heuristic(
+    snapshot: Snapshot,
+    container: Container,
+    host: Host,
+    where: RootLocation,
+    hash: bool,
+    progress: Progress | None,
+) -> DiffResult:
     proc = snapshot.processes.get(container.init_pid or where.pid)
     if proc is None:
         raise CtrlensError(f"container {container.display_name}: its init process is gone")
     since = process_start_ns(proc)
-    result = DiffResult(container.id, container.name, container.runtime, METHOD_HEURISTIC, None,
-                        since=datetime.fromtimestamp(since / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), hashed=hash)
-    result.limitations = [f"root filesystem is {where.fs.fstype} ({where.fs.host_path or where.fs.source}), "
-                          "not overlay: " + LIMITATIONS[0], *LIMITATIONS[1:]]
-    with ContainerRoot.from_pid(where.pid, proc=host.proc, no_xdev=True,
-                                label=container.display_name) as root:
+    result = DiffResult(
+        container.id,
+        container.name,
+        container.runtime,
+        METHOD_HEURISTIC,
+        None,
+        since=datetime.fromtimestamp(since / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        hashed=hash,
+    )
+    result.limitations = [
+        f"root filesystem is {where.fs.fstype} ({where.fs.host_path or where.fs.source}), "
+        "not overlay: " + LIMITATIONS[0],
+        *LIMITATIONS[1:],
+    ]
+    with ContainerRoot.from_pid(
+        where.pid, proc=host.proc, no_xdev=True, label=container.display_name
+    ) as root:
         walker = RecentChanges(root, since, hash=hash, progress=progress)
         result.changes = walker.run()
     result.warnings = walker.warnings

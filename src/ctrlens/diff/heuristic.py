@@ -29,9 +29,11 @@ from .model import (
 LIMITATIONS = (
     "no image layer to compare with: deleted files cannot be seen",
     "added and changed files cannot be told apart (kind M)",
-    ("a file counts when its mtime or ctime is after the container's init started; ctime cannot be set back "
-    "from inside, so a back-dated mtime does not hide a change, but changes made before this start (an "
-    "earlier run, or the rootfs edited while stopped) are not listed"),
+    (
+        "a file counts when its mtime or ctime is after the container's init started; ctime cannot be set back "
+        "from inside, so a back-dated mtime does not hide a change, but changes made before this start (an "
+        "earlier run, or the rootfs edited while stopped) are not listed"
+    ),
     "files the runtime itself writes at start (e.g. /etc/hostname) are listed",
 )
 
@@ -43,8 +45,14 @@ def process_start_ns(proc: Process) -> int:
 
 
 class RecentChanges:
-    def __init__(self, root: ContainerRoot, since_ns: int, *, hash: bool = False,
-                 progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: ContainerRoot,
+        since_ns: int,
+        *,
+        hash: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.root = root
         self.since_ns = since_ns
         self.hash = hash
@@ -66,7 +74,9 @@ class RecentChanges:
                 st = step.entry.st
                 if max(st.st_mtime_ns, st.st_ctime_ns) < self.since_ns:
                     continue
-                change = Change(step.entry.path, MODIFIED, FileInfo.of(st), link_target=step.entry.link_target)
+                change = Change(
+                    step.entry.path, MODIFIED, FileInfo.of(st), link_target=step.entry.link_target
+                )
                 self._flag(change, step.parent_fd, step.entry.name)
                 self.changes.append(change)
         return self.changes

@@ -15,8 +15,25 @@ from .image import TRUSTED_OPAQUE, USER_OPAQUE
 
 # Mounts that every container has and that hold no data of its own.
 _RUNTIME_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv", "/.dockerenv")
-_KERNEL_FS = {"proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2", "devtmpfs", "securityfs", "debugfs",
-              "tracefs", "bpf", "fusectl", "pstore", "configfs", "hugetlbfs", "binfmt_misc", "nsfs"}
+_KERNEL_FS = {
+    "proc",
+    "sysfs",
+    "devpts",
+    "mqueue",
+    "cgroup",
+    "cgroup2",
+    "devtmpfs",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+    "fusectl",
+    "pstore",
+    "configfs",
+    "hugetlbfs",
+    "binfmt_misc",
+    "nsfs",
+}
 
 
 @dataclass(slots=True)

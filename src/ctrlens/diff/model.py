@@ -43,6 +43,7 @@ def flag_file_type(flags: list[str], mode: int) -> bool:
         flags.append(SETGID)
     return True
 
+
 METHOD_OVERLAY = "overlay"  # the overlay upper layer compared with the image's lower layers
 METHOD_HEURISTIC = "mtime-ctime"  # no image layer: files touched since the container's init started
 

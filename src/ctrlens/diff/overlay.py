@@ -56,7 +56,9 @@ class _Dir:
     opaque: bool = False
     image_st: os.stat_result | None = None
     upper_st: os.stat_result | None = None
-    names: set[bytes] = field(default_factory=set)  # upper entries seen (docker: what an opaque dir still has)
+    names: set[bytes] = field(
+        default_factory=set
+    )  # upper entries seen (docker: what an opaque dir still has)
     change: Change | None = None
     inside: bool = False  # docker: something below changed
     recorded: bool = False  # podman: in containers/storage's changedDirs
@@ -65,8 +67,16 @@ class _Dir:
 class OverlayDiff:
     """One walk of an upper layer. `run()` returns the changes; `warnings` says what could not be looked at."""
 
-    def __init__(self, upper: ContainerRoot, image: ImageView, *, style: str = STYLE_DOCKER, hash: bool = False,
-                 opaque_xattr: str | None = None, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        upper: ContainerRoot,
+        image: ImageView,
+        *,
+        style: str = STYLE_DOCKER,
+        hash: bool = False,
+        opaque_xattr: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         if style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}")
         self.upper = upper
@@ -114,8 +124,14 @@ class OverlayDiff:
     def _enter(self, parent: _Dir, step: LayerStep, image_st: os.stat_result | None) -> _Dir:
         in_image_as_dir = image_st is not None and stat.S_ISDIR(image_st.st_mode)
         image = parent.image.child(step.name) if in_image_as_dir else ImageDir([], self.opaque_xattr)
-        frame = _Dir(step.path, image, owned=True, opaque=is_opaque(step.dir_fd, self.opaque_xattr),
-                     image_st=image_st, upper_st=step.st)
+        frame = _Dir(
+            step.path,
+            image,
+            owned=True,
+            opaque=is_opaque(step.dir_fd, self.opaque_xattr),
+            image_st=image_st,
+            upper_st=step.st,
+        )
         if self.style == STYLE_DOCKER:
             if image_st is None:
                 frame.change = self._record(ADDED, step, None)
@@ -165,8 +181,15 @@ class OverlayDiff:
                     if name not in frame.names:
                         self._deleted(_join(frame.path, name), st)
                         frame.inside = True
-            if frame.inside and frame.change is None and frame.image_st is not None and frame.upper_st is not None:
-                frame.change = Change(frame.path, CHANGED, FileInfo.of(frame.upper_st), FileInfo.of(frame.image_st))
+            if (
+                frame.inside
+                and frame.change is None
+                and frame.image_st is not None
+                and frame.upper_st is not None
+            ):
+                frame.change = Change(
+                    frame.path, CHANGED, FileInfo.of(frame.upper_st), FileInfo.of(frame.image_st)
+                )
                 self.changes.append(frame.change)
             if frame.inside or frame.change is not None:
                 parent.inside = True
@@ -191,8 +214,12 @@ class OverlayDiff:
             return
         parent.recorded = True
         if parent.upper_st is not None:
-            parent.change = Change(parent.path, CHANGED, FileInfo.of(parent.upper_st),
-                                   FileInfo.of(parent.image_st) if parent.image_st else None)
+            parent.change = Change(
+                parent.path,
+                CHANGED,
+                FileInfo.of(parent.upper_st),
+                FileInfo.of(parent.image_st) if parent.image_st else None,
+            )
             self.changes.append(parent.change)
 
     # --- recording ------------------------------------------------------------------------------------------
@@ -250,12 +277,19 @@ def _same_time(a_ns: int, b_ns: int) -> bool:
     """moby's sameFsTime: equal, or the same second with one side lacking nanoseconds (tar has none)."""
     if a_ns == b_ns:
         return True
-    return a_ns // 1_000_000_000 == b_ns // 1_000_000_000 and (a_ns % 1_000_000_000 == 0 or b_ns % 1_000_000_000 == 0)
+    return a_ns // 1_000_000_000 == b_ns // 1_000_000_000 and (
+        a_ns % 1_000_000_000 == 0 or b_ns % 1_000_000_000 == 0
+    )
 
 
 def _docker_differs(new: os.stat_result, old: os.stat_result) -> bool:
     """moby's statDifferent: for directories only mode, owner and rdev count; files also size and mtime."""
-    if (new.st_mode, new.st_uid, new.st_gid, new.st_rdev) != (old.st_mode, old.st_uid, old.st_gid, old.st_rdev):
+    if (new.st_mode, new.st_uid, new.st_gid, new.st_rdev) != (
+        old.st_mode,
+        old.st_uid,
+        old.st_gid,
+        old.st_rdev,
+    ):
         return True
     if stat.S_ISDIR(old.st_mode):
         return False
@@ -263,15 +297,20 @@ def _docker_differs(new: os.stat_result, old: os.stat_result) -> bool:
 
 
 def _podman_same_dir(new: os.stat_result, old: os.stat_result) -> bool:
-    return new.st_size == old.st_size and new.st_mode == old.st_mode and _same_time(new.st_mtime_ns, old.st_mtime_ns)
+    return (
+        new.st_size == old.st_size
+        and new.st_mode == old.st_mode
+        and _same_time(new.st_mtime_ns, old.st_mtime_ns)
+    )
 
 
 def hide_podman_mount_points(changes: list[Change]) -> list[Change]:
     """Drop what libpod itself creates at start, as `podman diff` does; a file there holding data stays."""
     kept = []
     for change in changes:
-        if change.path in PODMAN_INIT_PATHS and (change.info is None or not stat.S_ISREG(change.info.mode)
-                                                 or change.info.size == 0):
+        if change.path in PODMAN_INIT_PATHS and (
+            change.info is None or not stat.S_ISREG(change.info.mode) or change.info.size == 0
+        ):
             continue
         kept.append(change)
     return kept

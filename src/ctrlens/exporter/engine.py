@@ -78,8 +78,10 @@ class Engine:
         self._scan = scan
         self._lock = threading.Lock()
         self._last: Collection | None = None
-        self._cache: dict[tuple[str, InstanceKey], tuple[float, int, list[Sample]]] = {}  # (when, processes, …)
-        self.errors: Counter[str] = Counter({stage: 0 for stage in STAGES})
+        self._cache: dict[
+            tuple[str, InstanceKey], tuple[float, int, list[Sample]]
+        ] = {}  # (when, processes, …)
+        self.errors: Counter[str] = Counter(dict.fromkeys(STAGES, 0))
         self.collections = 0
         self.version = __version__
         self._warn = warn
@@ -128,8 +130,11 @@ class Engine:
             result.add("ctrlens_container_info", identity, 1.0)
             result.add("ctrlens_container_processes", (cid,), float(len(container.pids)))
             waiting = False
-            processes = hash(tuple((p, snapshot.processes[p].start_ticks) for p in container.pids
-                                   if p in snapshot.processes))
+            processes = hash(
+                tuple(
+                    (p, snapshot.processes[p].start_ticks) for p in container.pids if p in snapshot.processes
+                )
+            )
             for source in self.sources:
                 samples = self._measure(source, container, snapshot, key, processes, slow_deadline)
                 if samples is None:
@@ -144,7 +149,12 @@ class Engine:
         return result
 
     def _measure(
-        self, source: Source, container: Container, snapshot: Snapshot, key: InstanceKey, processes: int,
+        self,
+        source: Source,
+        container: Container,
+        snapshot: Snapshot,
+        key: InstanceKey,
+        processes: int,
         slow_deadline: float,
     ) -> list[Sample] | None:
         """The source's samples for one container, from the cache while fresh; None when the budget ran out."""

@@ -17,8 +17,10 @@ from .sources import PartialFacts, Sample, flag, open_init
 
 PRIVILEGED_RULES = ("CTRL-CAP-PRIVILEGED", "CTRL-CAP-NEAR-PRIVILEGED")
 SENSITIVE_MOUNT_RULES = ("CTRL-MOUNT-RUNTIME-SOCKET", "CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT")
-LIMIT_RULES = {"memory": ("CTRL-LIMIT-MEMORY", "ctrlens_container_memory_unlimited"),
-               "pids": ("CTRL-LIMIT-PIDS", "ctrlens_container_pids_unlimited")}
+LIMIT_RULES = {
+    "memory": ("CTRL-LIMIT-MEMORY", "ctrlens_container_memory_unlimited"),
+    "pids": ("CTRL-LIMIT-PIDS", "ctrlens_container_pids_unlimited"),
+}
 
 
 class _PerSnapshot:
@@ -38,7 +40,9 @@ class AuditSource:
     """Privileged, seccomp, added capabilities, sensitive mounts, missing limits, finding counts by severity."""
 
     stage = "audit"
-    ttl: float | None = 120.0  # at most this often while processes come and go (`docker exec` without seccomp)
+    ttl: float | None = (
+        120.0  # at most this often while processes come and go (`docker exec` without seccomp)
+    )
     expensive = True
     follows_processes = True
     max_age: float | None = 3600.0  # limits change out of band (`docker update`)
@@ -49,7 +53,9 @@ class AuditSource:
         from ..audit.finding import SECRETS
 
         self.host = host
-        self._checks = [(layer, check) for layer, check in CHECKS if layer != SECRETS]  # counted by SecretsSource
+        self._checks = [
+            (layer, check) for layer, check in CHECKS if layer != SECRETS
+        ]  # counted by SecretsSource
         self._context_type, self._read_facts = AuditContext, read_facts
         self._names, self._runtime_default, self._widest = names, runtime_default, widest
         self._context = _PerSnapshot()
@@ -69,16 +75,26 @@ class AuditSource:
         samples = [
             Sample("ctrlens_container_privileged", (), flag(bool(ids & set(PRIVILEGED_RULES)))),
             Sample("ctrlens_container_seccomp_disabled", (), flag("CTRL-SECCOMP-DISABLED" in ids)),
-            Sample("ctrlens_container_sensitive_mounts", (),
-                   float(sum(1 for f in findings if f.id in SENSITIVE_MOUNT_RULES))),
+            Sample(
+                "ctrlens_container_sensitive_mounts",
+                (),
+                float(sum(1 for f in findings if f.id in SENSITIVE_MOUNT_RULES)),
+            ),
         ]
-        samples += [Sample("ctrlens_container_findings", (sev,), float(sum(1 for f in findings if f.severity == sev)))
-                    for sev in SEVERITIES]
+        samples += [
+            Sample("ctrlens_container_findings", (sev,), float(sum(1 for f in findings if f.severity == sev)))
+            for sev in SEVERITIES
+        ]
         default = self._runtime_default(container.runtime, ctx.cap_bound.mask)
         if default is not None:
             effective = self._widest(facts).cap("CapEff")
-            samples.append(Sample("ctrlens_container_added_capabilities", (),
-                                  float(len(self._names(effective & ~default[0])))))
+            samples.append(
+                Sample(
+                    "ctrlens_container_added_capabilities",
+                    (),
+                    float(len(self._names(effective & ~default[0]))),
+                )
+            )
         for controller, (rule_id, metric) in LIMIT_RULES.items():
             unknown = any(f.id == "CTRL-LIMIT-UNKNOWN" and f.title.startswith(controller) for f in findings)
             if "limits" not in failed and not unknown:
@@ -107,8 +123,9 @@ class SecretsSource:
         self._scanner = _PerSnapshot()
 
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]:
-        scanner = self._scanner.get(snapshot, lambda: self._scanner_type(
-            snapshot, fingerprint=self._fingerprint, proc=self.host.proc))
+        scanner = self._scanner.get(
+            snapshot, lambda: self._scanner_type(snapshot, fingerprint=self._fingerprint, proc=self.host.proc)
+        )
         report = scanner.scan(container)  # findings carry fingerprints, never values; only the count leaves
         samples = [Sample("ctrlens_container_secrets_exposed", (), float(len(report.records)))]
         if report.processes_denied:

@@ -10,7 +10,9 @@ from ..host import Host
 from .sources import CgroupSource, PostureSource, Source
 
 
-def default_sources(host: Host, skip: set[str] | None = None, missing: list[str] | None = None) -> list[Source]:
+def default_sources(
+    host: Host, skip: set[str] | None = None, missing: list[str] | None = None
+) -> list[Source]:
     skip = skip or set()
     missing = missing if missing is not None else []
     features: list[Source] = []
@@ -24,7 +26,9 @@ def default_sources(host: Host, skip: set[str] | None = None, missing: list[str]
     has_audit = any(s.stage == "audit" for s in features)
     sources: list[Source] = []
     if "cgroup" not in skip:
-        sources.append(CgroupSource(host, limit_flags=not has_audit))  # audit judges limits with parents in view
+        sources.append(
+            CgroupSource(host, limit_flags=not has_audit)
+        )  # audit judges limits with parents in view
     if "posture" not in skip:
         sources.append(PostureSource(host))
     return sources + features

@@ -47,7 +47,9 @@ def make_app(engine: Engine, registry: CollectorRegistry) -> Callable[[dict, Sta
             last = engine.last
             if last is not None and last.ok:
                 return _text(start_response, "200 OK", "ready\n")
-            return _text(start_response, "503 Service Unavailable", "the last collection failed (or none ran)\n")
+            return _text(
+                start_response, "503 Service Unavailable", "the last collection failed (or none ran)\n"
+            )
         if path in ("/", "/index.html"):
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [INDEX.encode()]

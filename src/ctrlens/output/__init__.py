@@ -90,10 +90,12 @@ def render_table(rows: list[dict[str, Any]], columns: list[Column], *, width: in
                 widths[i] -= give
                 excess -= give
     lines = []
-    header = "  ".join(f"{cut(col.header, w):{col.align}{w}}" for col, w in zip(columns, widths))
+    header = "  ".join(
+        f"{cut(col.header, w):{col.align}{w}}" for col, w in zip(columns, widths, strict=False)
+    )
     lines.append(header.rstrip())
     for r in cells:
-        line = "  ".join(f"{cut(c, w):{col.align}{w}}" for c, col, w in zip(r, columns, widths))
+        line = "  ".join(f"{cut(c, w):{col.align}{w}}" for c, col, w in zip(r, columns, widths, strict=False))
         lines.append(line.rstrip())
     return "\n".join(lines)
 
@@ -134,7 +136,6 @@ def emit(
         write_ndjson(records, stream)
     else:
         if not records and empty_message:
-            print(empty_message, file=sys.stderr)
             return
         text = table() if table else render_table(records, columns or [])
         stream.write(text + "\n")

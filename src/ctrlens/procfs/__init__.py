@@ -21,7 +21,21 @@ from .parse import (
 )
 
 __all__ = [
-    "CgroupLine", "IdMapRange", "MountEntry", "ProcHandle", "StatFields", "cgroup_paths", "is_identity_map",
-    "map_to_host", "ns_inode", "parse_cgroup", "parse_cmdline", "parse_environ", "parse_id_map",
-    "parse_mountinfo", "parse_stat", "parse_status", "status_ids",
+    "CgroupLine",
+    "IdMapRange",
+    "MountEntry",
+    "ProcHandle",
+    "StatFields",
+    "cgroup_paths",
+    "is_identity_map",
+    "map_to_host",
+    "ns_inode",
+    "parse_cgroup",
+    "parse_cmdline",
+    "parse_environ",
+    "parse_id_map",
+    "parse_mountinfo",
+    "parse_stat",
+    "parse_status",
+    "status_ids",
 ]

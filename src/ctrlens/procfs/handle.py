@@ -7,6 +7,7 @@ From then on every read goes through the dirfd; ESRCH/ENOENT mean the process ex
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -52,10 +53,8 @@ class ProcHandle:
     def close(self) -> None:
         for fd in (self.pidfd, self.dirfd):
             if fd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
         self.pidfd = self.dirfd = None
 
     def alive(self) -> bool:

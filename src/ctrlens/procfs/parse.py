@@ -30,9 +30,15 @@ def parse_stat(data: bytes) -> StatFields:
     comm = data[data.index(b"(") + 1 : close].decode("utf-8", "replace")
     rest = data[close + 2 :].split()
     # rest[0] is field 3 (state); field 4 ppid; 9 flags; 14, 15 utime, stime; 22 starttime; 24 rss.
-    return StatFields(comm=comm, state=rest[0].decode(), ppid=int(rest[1]), start_ticks=int(rest[19]),
-                      cpu_ticks=int(rest[11]) + int(rest[12]), rss_pages=int(rest[21]) if len(rest) > 21 else 0,
-                      flags=int(rest[6]))
+    return StatFields(
+        comm=comm,
+        state=rest[0].decode(),
+        ppid=int(rest[1]),
+        start_ticks=int(rest[19]),
+        cpu_ticks=int(rest[11]) + int(rest[12]),
+        rss_pages=int(rest[21]) if len(rest) > 21 else 0,
+        flags=int(rest[6]),
+    )
 
 
 def parse_cmdline(data: bytes) -> list[str]:
@@ -55,7 +61,7 @@ def parse_status(data: bytes) -> dict[str, str]:
 
 
 def status_ids(value: str) -> tuple[int, ...]:
-    """"0\t0\t0\t0" -> (0, 0, 0, 0): Uid/Gid (real, effective, saved, fs) or NSpid."""
+    """ "0\t0\t0\t0" -> (0, 0, 0, 0): Uid/Gid (real, effective, saved, fs) or NSpid."""
     return tuple(int(part) for part in value.split())
 
 
@@ -197,7 +203,7 @@ def is_identity_map(ranges: list[IdMapRange]) -> bool:
 
 
 def ns_inode(link_target: str) -> int | None:
-    """"mnt:[4026531832]" -> 4026531832."""
+    """ "mnt:[4026531832]" -> 4026531832."""
     start = link_target.find("[")
     if start < 0:
         return None

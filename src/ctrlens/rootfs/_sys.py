@@ -67,8 +67,13 @@ def _oserror(path: bytes | str | None = None) -> OSError:
 def openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = 0) -> int:
     """One openat2(2) call; raises OSError (EAGAIN included: see `openat2_retry`)."""
     how = _OpenHow(flags, mode, resolve)
-    fd = _libc.syscall(SYS_OPENAT2, ctypes.c_int(dirfd), ctypes.c_char_p(path), ctypes.byref(how),
-                       ctypes.c_size_t(ctypes.sizeof(how)))
+    fd = _libc.syscall(
+        SYS_OPENAT2,
+        ctypes.c_int(dirfd),
+        ctypes.c_char_p(path),
+        ctypes.byref(how),
+        ctypes.c_size_t(ctypes.sizeof(how)),
+    )
     if fd < 0:
         raise _oserror(os.fsdecode(path))
     return int(fd)
@@ -127,9 +132,19 @@ def mount_id(dirfd: int, name: bytes = b"") -> int | None:
     when `name` is empty. None when the kernel cannot tell."""
     if _statx is not None:
         buf = _Statx()
-        flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC | (AT_EMPTY_PATH if not name else 0)
-        if _statx(ctypes.c_int(dirfd), ctypes.c_char_p(name), ctypes.c_int(flags),
-                  ctypes.c_uint(STATX_MNT_ID), ctypes.byref(buf)) == 0:
+        flags = (
+            AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC | (AT_EMPTY_PATH if not name else 0)
+        )
+        if (
+            _statx(
+                ctypes.c_int(dirfd),
+                ctypes.c_char_p(name),
+                ctypes.c_int(flags),
+                ctypes.c_uint(STATX_MNT_ID),
+                ctypes.byref(buf),
+            )
+            == 0
+        ):
             if buf.stx_mask & STATX_MNT_ID:
                 return int(buf.stx_mnt_id)
         elif ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL):

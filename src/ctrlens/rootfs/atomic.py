@@ -10,6 +10,7 @@ Shared by both sides: writes into a container (the dir fd came from openat2) and
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -80,8 +81,9 @@ class FileWriter:
     half-written is ever visible under `name`. `replace=False` refuses to clobber anything (RENAME_NOREPLACE).
     """
 
-    def __init__(self, dirfd: int, name: bytes, shown: str, *, replace: bool,
-                 check: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, dirfd: int, name: bytes, shown: str, *, replace: bool, check: Callable[[], None] | None = None
+    ) -> None:
         self.dirfd = dirfd
         self.name = name
         self.shown = shown
@@ -108,10 +110,8 @@ class FileWriter:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.tmp, dir_fd=self.dirfd)
-            except OSError:
-                pass
 
     def commit(self, meta: Meta) -> str:
         """Apply metadata, flush, and move into place. Returns CREATED, REPLACED or OVERWRITTEN."""
@@ -220,10 +220,8 @@ def make_symlink_at(dirfd: int, name: bytes, target: bytes, meta: Meta, *, repla
         return CREATED if existing is None else REPLACED
     except BaseException:
         if replace:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dirfd)
-            except OSError:
-                pass
         raise
 
 
@@ -261,8 +259,9 @@ def make_hardlink_at(dirfd: int, name: bytes, source_path_fd: int, *, replace: b
     return CREATED if existing is None else REPLACED
 
 
-def remove_tree_at(dirfd: int, name: bytes, *, stay_on_mount: bool = True,
-                   skipped: list[tuple[bytes, str]] | None = None) -> int:
+def remove_tree_at(
+    dirfd: int, name: bytes, *, stay_on_mount: bool = True, skipped: list[tuple[bytes, str]] | None = None
+) -> int:
     """rm -r of directory `name`, fd-relative, never following symlinks; returns how many entries went.
 
     With `stay_on_mount`, directories on other mounts (volumes, /proc) are left alone and listed in `skipped`

@@ -7,6 +7,7 @@ relative to a directory fd: files through temp + rename, a new tree in a temp di
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -48,7 +49,9 @@ class _ContainerMeta:
         return Meta(stat.S_IMODE(st.st_mode), *self.default)
 
 
-def container_destination(root: ContainerRoot, dest: bytes, name: bytes, *, is_dir: bool) -> tuple[bytes, bool]:
+def container_destination(
+    root: ContainerRoot, dest: bytes, name: bytes, *, is_dir: bool
+) -> tuple[bytes, bool]:
     """(container path to write, whether it exists) following `cp` rules: into `dest` when it is a directory."""
     try:
         st = root.stat(dest)
@@ -64,8 +67,16 @@ def container_destination(root: ContainerRoot, dest: bytes, name: bytes, *, is_d
     return root.resolve_final(dest), True
 
 
-def copy_in(root: ContainerRoot, src: bytes | str, dest: bytes | str, *, recursive: bool = False,
-            archive: bool = False, follow: bool = False, owner: Owner | None = None) -> CopyReport:
+def copy_in(
+    root: ContainerRoot,
+    src: bytes | str,
+    dest: bytes | str,
+    *,
+    recursive: bool = False,
+    archive: bool = False,
+    follow: bool = False,
+    owner: Owner | None = None,
+) -> CopyReport:
     """Copy host `src` to container `dest`."""
     src_b = os.fsencode(src)
     src_st = os.stat(src_b) if follow else os.lstat(src_b)
@@ -95,8 +106,9 @@ def copy_in(root: ContainerRoot, src: bytes | str, dest: bytes | str, *, recursi
     return report
 
 
-def _copy_file_in(root: ContainerRoot, src: bytes, target: bytes, meta: _ContainerMeta, report: CopyReport,
-                  *, follow: bool) -> None:
+def _copy_file_in(
+    root: ContainerRoot, src: bytes, target: bytes, meta: _ContainerMeta, report: CopyReport, *, follow: bool
+) -> None:
     pfd = os.open(src, os.O_PATH | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     try:
         st = check_regular(pfd, os.fsdecode(src), verb="copy")
@@ -116,8 +128,9 @@ def _copy_file_in(root: ContainerRoot, src: bytes, target: bytes, meta: _Contain
         os.close(fd)
 
 
-def _copy_tree_in(root: ContainerRoot, src: bytes, target: bytes, exists: bool, meta: _ContainerMeta,
-                  report: CopyReport) -> None:
+def _copy_tree_in(
+    root: ContainerRoot, src: bytes, target: bytes, exists: bool, meta: _ContainerMeta, report: CopyReport
+) -> None:
     with ContainerRoot.from_path(src, label="host") as source:
         if exists:
             top_fd = root.open_dir(target)
@@ -137,17 +150,23 @@ def _copy_tree_in(root: ContainerRoot, src: bytes, target: bytes, exists: bool, 
             root.ensure_alive()
             rename_noreplace(pfd, tmp, pfd, leaf)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 remove_tree_at(pfd, tmp, stay_on_mount=False)
-            except OSError:
-                pass
             raise
         finally:
             os.close(pfd)
 
 
-def _fill(root: ContainerRoot, source: ContainerRoot, top_fd: int, target: bytes, meta: _ContainerMeta,
-          report: CopyReport, *, merge: bool) -> None:
+def _fill(
+    root: ContainerRoot,
+    source: ContainerRoot,
+    top_fd: int,
+    target: bytes,
+    meta: _ContainerMeta,
+    report: CopyReport,
+    *,
+    merge: bool,
+) -> None:
     dirs: list[int] = []
     pending: list[os.stat_result] = []
     try:
@@ -157,7 +176,9 @@ def _fill(root: ContainerRoot, source: ContainerRoot, top_fd: int, target: bytes
                 if step.depth == 0:
                     fd = os.dup(top_fd)
                 else:
-                    fd = _enter_dir(dirs[-1], entry.name, join(target, relative(b"/", entry.path)), merge, meta)
+                    fd = _enter_dir(
+                        dirs[-1], entry.name, join(target, relative(b"/", entry.path)), merge, meta
+                    )
                     report.dirs += 1
                 dirs.append(fd)
                 pending.append(entry.st)
@@ -185,8 +206,9 @@ def _enter_dir(parent: int, name: bytes, shown: bytes, merge: bool, meta: _Conta
     return open_dir_at(parent, name)
 
 
-def _copy_item_in(root: ContainerRoot, src_dir: int, entry: Entry, dst_dir: int, meta: _ContainerMeta,
-                  report: CopyReport) -> None:
+def _copy_item_in(
+    root: ContainerRoot, src_dir: int, entry: Entry, dst_dir: int, meta: _ContainerMeta, report: CopyReport
+) -> None:
     if entry.is_dir or entry.pseudo_fs:
         return
     root.ensure_alive()
@@ -199,7 +221,9 @@ def _copy_item_in(root: ContainerRoot, src_dir: int, entry: Entry, dst_dir: int,
         return
     src, st = open_regular_at(src_dir, entry.name, os.fsdecode(entry.path))
     try:
-        with FileWriter(dst_dir, entry.name, show(entry.path), replace=True, check=root.ensure_alive) as writer:
+        with FileWriter(
+            dst_dir, entry.name, show(entry.path), replace=True, check=root.ensure_alive
+        ) as writer:
             report.size += copy_fd(src, writer.fd, check=root.ensure_alive)
             writer.commit(meta.of(st))
         report.files += 1

@@ -7,6 +7,7 @@ failure (ENOSPC, the container stopping) leaves nothing half-written. Devices, F
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -70,8 +71,15 @@ def host_destination(dest: bytes, default_name: bytes, *, is_dir: bool) -> tuple
     return fd, name, st is not None, dest
 
 
-def copy_out(root: ContainerRoot, src: bytes | str, dest: bytes | str, *, recursive: bool = False,
-             archive: bool = False, follow: bool = False) -> CopyReport:
+def copy_out(
+    root: ContainerRoot,
+    src: bytes | str,
+    dest: bytes | str,
+    *,
+    recursive: bool = False,
+    archive: bool = False,
+    follow: bool = False,
+) -> CopyReport:
     """Copy container `src` to host `dest` (like `cp`: into `dest` when it is a directory)."""
     with root.guard(src):
         top = root.entry(src, follow=follow)
@@ -107,8 +115,16 @@ def _host_error(exc: OSError, shown: str) -> RootfsError:
     return RootfsError(f"writing {shown} on the host: {exc.strerror or exc} (nothing written)")
 
 
-def _copy_file(root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _HostMeta,
-               report: CopyReport, *, replace: bool) -> None:
+def _copy_file(
+    root: ContainerRoot,
+    top: Entry,
+    dirfd: int,
+    name: bytes,
+    meta: _HostMeta,
+    report: CopyReport,
+    *,
+    replace: bool,
+) -> None:
     with root.guard(top.path):
         src = root.open_regular(top.path, follow=False, verb="copy")
     try:
@@ -121,8 +137,9 @@ def _copy_file(root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _
         os.close(src)
 
 
-def _copy_symlink(dirfd: int, name: bytes, entry: Entry, meta: _HostMeta, report: CopyReport,
-                  *, replace: bool) -> None:
+def _copy_symlink(
+    dirfd: int, name: bytes, entry: Entry, meta: _HostMeta, report: CopyReport, *, replace: bool
+) -> None:
     if replace:
         raise RootfsError(f"{report.target}: already exists on the host")
     os.symlink(entry.link_target or b"", name, dir_fd=dirfd)
@@ -140,8 +157,9 @@ def _own_symlink(dirfd: int, name: bytes, meta: Meta) -> None:
         os.close(fd)
 
 
-def _copy_tree(root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _HostMeta,
-               report: CopyReport) -> None:
+def _copy_tree(
+    root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _HostMeta, report: CopyReport
+) -> None:
     tmp = temp_name()
     os.mkdir(tmp, 0o700, dir_fd=dirfd)
     try:
@@ -149,15 +167,14 @@ def _copy_tree(root: ContainerRoot, top: Entry, dirfd: int, name: bytes, meta: _
         root.ensure_alive()
         rename_noreplace(dirfd, tmp, dirfd, name)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             remove_tree_at(dirfd, tmp, stay_on_mount=False)
-        except OSError:
-            pass
         raise
 
 
-def _fill_tree(root: ContainerRoot, top: Entry, dirfd: int, tmp: bytes, meta: _HostMeta,
-               report: CopyReport) -> None:
+def _fill_tree(
+    root: ContainerRoot, top: Entry, dirfd: int, tmp: bytes, meta: _HostMeta, report: CopyReport
+) -> None:
     hosts: list[int] = []  # host dir fds, parallel to the walk's open directories
     pending: list[tuple[int, os.stat_result]] = []
     try:
@@ -183,8 +200,9 @@ def _fill_tree(root: ContainerRoot, top: Entry, dirfd: int, tmp: bytes, meta: _H
             os.close(fd)
 
 
-def _copy_item(root: ContainerRoot, parent_fd: int, entry: Entry, host_dir: int, meta: _HostMeta,
-               report: CopyReport) -> None:
+def _copy_item(
+    root: ContainerRoot, parent_fd: int, entry: Entry, host_dir: int, meta: _HostMeta, report: CopyReport
+) -> None:
     if entry.pseudo_fs or entry.is_dir:
         return  # a kernel filesystem or a directory the walk did not enter (already reported)
     if entry.is_symlink:

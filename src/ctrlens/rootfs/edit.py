@@ -51,8 +51,9 @@ def fingerprint_fd(fd: int) -> Fingerprint:
 def _copy_name(path: bytes) -> str:
     """A harmless host file name that keeps the extension (editors pick syntax by it); never the raw name."""
     base = os.path.basename(path)[-60:]
-    safe = "".join(chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "._-") else "_"
-                   for b in base).lstrip(".")
+    safe = "".join(
+        chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "._-") else "_" for b in base
+    ).lstrip(".")
     return safe or "file"
 
 
@@ -76,7 +77,9 @@ class EditSession:
             self.st = os.fstat(fd)
             self.tmpdir = tempfile.mkdtemp(prefix="ctrlens-edit-")  # mode 0700: the copy stays private
             self.copy = os.path.join(self.tmpdir, _copy_name(self.path))
-            out = os.open(self.copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            out = os.open(
+                self.copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
             try:
                 os.lseek(fd, 0, os.SEEK_SET)
                 copy_fd(fd, out)
@@ -116,10 +119,13 @@ class EditSession:
             with self.root.guard(self.path):
                 pfd, name = self.root.parent(self.path)
                 try:
-                    with FileWriter(pfd, name, show(self.path), replace=True,
-                                    check=self._unchanged) as writer:
+                    with FileWriter(
+                        pfd, name, show(self.path), replace=True, check=self._unchanged
+                    ) as writer:
                         copy_fd(src, writer.fd)
-                        action = writer.commit(Meta(stat.S_IMODE(self.st.st_mode), self.st.st_uid, self.st.st_gid))
+                        action = writer.commit(
+                            Meta(stat.S_IMODE(self.st.st_mode), self.st.st_uid, self.st.st_gid)
+                        )
                 finally:
                     os.close(pfd)
         finally:

@@ -49,7 +49,9 @@ def from_oserror(exc: OSError, path: str, where: str = "") -> CtrlensError:
     if code == errno.ENOENT:
         return PathNotFound(f"{path}{suffix}: no such file or directory")
     if code == errno.ELOOP:
-        return UnsafeFile(f"{path}{suffix}: too many symbolic links, or a symlink/magic link where none is allowed")
+        return UnsafeFile(
+            f"{path}{suffix}: too many symbolic links, or a symlink/magic link where none is allowed"
+        )
     if code == errno.EXDEV:
         return UnsafeFile(f"{path}{suffix}: crosses a mount point")
     if code in (errno.EACCES, errno.EPERM):

@@ -39,8 +39,9 @@ def _is_magic(link_fd: int, target: bytes) -> bool:
     return fs_magic(link_fd) == PROC_SUPER_MAGIC and (target.startswith(b"/") or b":" in target)
 
 
-def resolve(rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False,
-            no_xdev: bool = False) -> int:
+def resolve(
+    rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False, no_xdev: bool = False
+) -> int:
     """An O_PATH fd for `path` with `rootfd` acting as '/' (the RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS rules).
 
     `follow=False` returns a final symlink itself; `directory` requires a directory (ENOTDIR otherwise);

@@ -74,4 +74,4 @@ def _read_write(src: int, dst: int, check: Check | None) -> int:
 def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from ..procfs.parse import IdMapRange, is_identity_map, map_to_host, parse_id_map
 
-OVERFLOW_ID = 65534  # what a user namespace shows for a host id it does not map (/proc/sys/kernel/overflowuid)
+OVERFLOW_ID = (
+    65534  # what a user namespace shows for a host id it does not map (/proc/sys/kernel/overflowuid)
+)
 _IDENTITY = (IdMapRange(0, 0, 4294967295),)
 
 

@@ -85,8 +85,9 @@ def _scan(dirfd: int) -> list[os.DirEntry[str]]:
         return list(it)
 
 
-def _enter(parent_fd: int, name: bytes, st: os.stat_result, dev: int, path: bytes,
-           skip: Callable[[bytes, str], None]) -> int:
+def _enter(
+    parent_fd: int, name: bytes, st: os.stat_result, dev: int, path: bytes, skip: Callable[[bytes, str], None]
+) -> int:
     if st.st_dev != dev:
         skip(path, "another filesystem: not entered")
         return -1

@@ -27,15 +27,17 @@ RESOLVER_ENV = "CTRLENS_RESOLVER"  # "openat2" or "walk": force one (tests, or t
 class Resolver(Protocol):
     name: str
 
-    def open_path(self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False,
-                  no_xdev: bool = False) -> int: ...
+    def open_path(
+        self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False, no_xdev: bool = False
+    ) -> int: ...
 
 
 class Openat2Resolver:
     name = "openat2"
 
-    def open_path(self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False,
-                  no_xdev: bool = False) -> int:
+    def open_path(
+        self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False, no_xdev: bool = False
+    ) -> int:
         flags = os.O_PATH | os.O_CLOEXEC
         if not follow:
             flags |= os.O_NOFOLLOW
@@ -53,8 +55,9 @@ class Openat2Resolver:
 class WalkResolver:
     name = "walk"
 
-    def open_path(self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False,
-                  no_xdev: bool = False) -> int:
+    def open_path(
+        self, rootfd: int, path: bytes, *, follow: bool = True, directory: bool = False, no_xdev: bool = False
+    ) -> int:
         return fallback.resolve(rootfd, path, follow=follow, directory=directory, no_xdev=no_xdev)
 
 

@@ -82,8 +82,15 @@ class ContainerRoot:
     # --- opening and closing -------------------------------------------------------------------------------
 
     @classmethod
-    def from_pid(cls, pid: int, *, label: str | None = None, proc: str = "/proc",
-                 resolver: Resolver | None = None, no_xdev: bool = False) -> ContainerRoot:
+    def from_pid(
+        cls,
+        pid: int,
+        *,
+        label: str | None = None,
+        proc: str = "/proc",
+        resolver: Resolver | None = None,
+        no_xdev: bool = False,
+    ) -> ContainerRoot:
         """The root of process `pid` (its container's filesystem), with its user-namespace id maps."""
         handle = ProcHandle(pid, proc)
         try:
@@ -93,39 +100,87 @@ class ContainerRoot:
             raise
 
     @classmethod
-    def from_handle(cls, handle: ProcHandle, *, label: str | None = None, resolver: Resolver | None = None,
-                    no_xdev: bool = False, owns_handle: bool = False) -> ContainerRoot:
+    def from_handle(
+        cls,
+        handle: ProcHandle,
+        *,
+        label: str | None = None,
+        resolver: Resolver | None = None,
+        no_xdev: bool = False,
+        owns_handle: bool = False,
+    ) -> ContainerRoot:
         fd = handle.open_root()
         try:
             ids = IdMap.from_bytes(handle.read("uid_map"), handle.read("gid_map"))
         except BaseException:
             os.close(fd)
             raise
-        return cls(fd, label=label or f"process {handle.pid}", ids=ids, handle=handle, owns_handle=owns_handle,
-                   mounts=MountTable(lambda: handle.read("mountinfo")), resolver=resolver, no_xdev=no_xdev)
+        return cls(
+            fd,
+            label=label or f"process {handle.pid}",
+            ids=ids,
+            handle=handle,
+            owns_handle=owns_handle,
+            mounts=MountTable(lambda: handle.read("mountinfo")),
+            resolver=resolver,
+            no_xdev=no_xdev,
+        )
 
     @classmethod
-    def from_path(cls, host_dir: PathLike, *, label: str | None = None, ids: IdMap | None = None,
-                  resolver: Resolver | None = None, no_xdev: bool = False) -> ContainerRoot:
+    def from_path(
+        cls,
+        host_dir: PathLike,
+        *,
+        label: str | None = None,
+        ids: IdMap | None = None,
+        resolver: Resolver | None = None,
+        no_xdev: bool = False,
+    ) -> ContainerRoot:
         """A host directory acting as '/': an overlay upperdir, a snapshot, a test tree. The host path itself is
         trusted (the caller chose it); everything below it is resolved inside it."""
         fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        return cls(fd, label=label or os.fsdecode(host_dir), ids=ids, mounts=MountTable(read_own_mountinfo),
-                   resolver=resolver, no_xdev=no_xdev)
+        return cls(
+            fd,
+            label=label or os.fsdecode(host_dir),
+            ids=ids,
+            mounts=MountTable(read_own_mountinfo),
+            resolver=resolver,
+            no_xdev=no_xdev,
+        )
 
     @classmethod
-    def from_fd(cls, dirfd: int, *, label: str = "", ids: IdMap | None = None,
-                resolver: Resolver | None = None, no_xdev: bool = False) -> ContainerRoot:
+    def from_fd(
+        cls,
+        dirfd: int,
+        *,
+        label: str = "",
+        ids: IdMap | None = None,
+        resolver: Resolver | None = None,
+        no_xdev: bool = False,
+    ) -> ContainerRoot:
         """A root on a directory fd the caller keeps (it is duplicated)."""
         fd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dirfd)
-        return cls(fd, label=label, ids=ids, mounts=MountTable(read_own_mountinfo), resolver=resolver,
-                   no_xdev=no_xdev)
+        return cls(
+            fd,
+            label=label,
+            ids=ids,
+            mounts=MountTable(read_own_mountinfo),
+            resolver=resolver,
+            no_xdev=no_xdev,
+        )
 
     def subroot(self, path: PathLike) -> ContainerRoot:
         """The directory `path` as a root of its own: nothing resolved through it can leave it (tar extraction)."""
         fd = self.open_path(path, directory=True)
-        sub = ContainerRoot(fd, label=self.label, ids=self.ids, handle=self.handle, mounts=self.mounts,
-                            resolver=self.resolver, no_xdev=self.no_xdev)
+        sub = ContainerRoot(
+            fd,
+            label=self.label,
+            ids=self.ids,
+            handle=self.handle,
+            mounts=self.mounts,
+            resolver=self.resolver,
+            no_xdev=self.no_xdev,
+        )
         sub._accounts = self._accounts
         return sub
 
@@ -166,15 +221,18 @@ class ContainerRoot:
             raise
         except OSError as exc:
             if not self.alive():
-                raise ContainerStopped(f"{self.label or 'the container'} stopped during the operation") from None
+                raise ContainerStopped(
+                    f"{self.label or 'the container'} stopped during the operation"
+                ) from None
             raise from_oserror(exc, show(path), self.label) from None
 
     # --- resolution -----------------------------------------------------------------------------------------
 
     def open_path(self, path: PathLike, *, follow: bool = True, directory: bool = False) -> int:
         """O_PATH fd of `path` resolved inside the root; raises OSError (ENOENT, ELOOP, ENOTDIR…)."""
-        return self.resolver.open_path(self._fd, cpath(path), follow=follow, directory=directory,
-                                       no_xdev=self.no_xdev)
+        return self.resolver.open_path(
+            self._fd, cpath(path), follow=follow, directory=directory, no_xdev=self.no_xdev
+        )
 
     def lstat(self, path: PathLike) -> os.stat_result:
         return self._fstat_of(path, follow=False)
@@ -196,8 +254,15 @@ class ContainerRoot:
         except FileNotFoundError:
             return False
 
-    def open_regular(self, path: PathLike, flags: int = os.O_RDONLY, *, follow: bool = True,
-                     verb: str = "read", allow_pseudo: bool = False) -> int:
+    def open_regular(
+        self,
+        path: PathLike,
+        flags: int = os.O_RDONLY,
+        *,
+        follow: bool = True,
+        verb: str = "read",
+        allow_pseudo: bool = False,
+    ) -> int:
         """A real fd on the regular file at `path`. Devices, FIFOs, sockets and /proc-like files are refused
         (UnsafeFile) before anything opens them. Never pass O_CREAT or O_TRUNC: use `rootfs.write`."""
         if flags & (os.O_CREAT | os.O_TRUNC):
@@ -323,7 +388,9 @@ class ContainerRoot:
     def accounts(self) -> Accounts:
         """Names from the container's /etc/passwd and /etc/group, read through this layer (empty if unreadable)."""
         if self._accounts is None:
-            self._accounts = Accounts.parse(self._read_optional(b"/etc/passwd"), self._read_optional(b"/etc/group"))
+            self._accounts = Accounts.parse(
+                self._read_optional(b"/etc/passwd"), self._read_optional(b"/etc/group")
+            )
         return self._accounts
 
     def _read_optional(self, path: bytes) -> bytes:
@@ -348,8 +415,14 @@ class ContainerRoot:
         return self.ids.uid_from_host(st.st_uid), self.ids.gid_from_host(st.st_gid)
 
 
-def list_fd(root: ContainerRoot, dirfd: int, base: bytes, *, all_names: bool = True,
-            on_error: Callable[[bytes, OSError], None] | None = None) -> list[Entry]:
+def list_fd(
+    root: ContainerRoot,
+    dirfd: int,
+    base: bytes,
+    *,
+    all_names: bool = True,
+    on_error: Callable[[bytes, OSError], None] | None = None,
+) -> list[Entry]:
     """Entries of an open directory, sorted; entries that vanish between readdir and lstat are skipped."""
     dir_mnt = mount_id(dirfd)
     entries = []

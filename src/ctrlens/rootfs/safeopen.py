@@ -24,7 +24,9 @@ def check_regular(fd: int, shown: str, *, verb: str = "read", allow_pseudo: bool
         fs = pseudo_fs_name(fd)
         if fs is not None:
             # /proc/kmsg, /proc/kcore… are S_ISREG but are host kernel interfaces: they block, leak or are huge.
-            raise UnsafeFile(f"refusing to {verb} {shown}: a {fs} file (kernel interface, not container data)")
+            raise UnsafeFile(
+                f"refusing to {verb} {shown}: a {fs} file (kernel interface, not container data)"
+            )
     return st
 
 
@@ -49,8 +51,9 @@ def open_path_at(dirfd: int, name: bytes) -> int:
     return os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
 
 
-def open_regular_at(dirfd: int, name: bytes, shown: str, flags: int = os.O_RDONLY,
-                    *, allow_pseudo: bool = False) -> tuple[int, os.stat_result]:
+def open_regular_at(
+    dirfd: int, name: bytes, shown: str, flags: int = os.O_RDONLY, *, allow_pseudo: bool = False
+) -> tuple[int, os.stat_result]:
     """Open entry `name` of `dirfd` as a regular file; refuses symlinks, devices, FIFOs, sockets."""
     pfd = open_path_at(dirfd, name)
     try:

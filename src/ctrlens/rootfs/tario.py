@@ -61,8 +61,14 @@ def write_tar(root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: b
     report = CopyReport(target="stdout", action="archived")
     accounts = root.accounts()
     links: dict[tuple[int, int], str] = {}
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
-                      errors="surrogateescape", bufsize=BUFFER) as tar:
+    with tarfile.open(
+        fileobj=out,
+        mode="w|",
+        format=tarfile.PAX_FORMAT,
+        encoding="utf-8",
+        errors="surrogateescape",
+        bufsize=BUFFER,
+    ) as tar:
         tar.copybufsize = BUFFER  # type: ignore[attr-defined]
         for step in walk(root, top.path, on_skip=lambda e, why: report.skip(e.path, why)):
             if step.event not in (ENTER, ITEM):
@@ -111,8 +117,15 @@ def _header(root: ContainerRoot, entry: Entry, arcname: str, accounts: Accounts)
     return info
 
 
-def _add_file(root: ContainerRoot, tar: tarfile.TarFile, parent_fd: int, entry: Entry,
-              info: tarfile.TarInfo, links: dict[tuple[int, int], str], report: CopyReport) -> None:
+def _add_file(
+    root: ContainerRoot,
+    tar: tarfile.TarFile,
+    parent_fd: int,
+    entry: Entry,
+    info: tarfile.TarInfo,
+    links: dict[tuple[int, int], str],
+    report: CopyReport,
+) -> None:
     key = (entry.st.st_dev, entry.st.st_ino)
     if entry.st.st_nlink > 1 and key in links:
         info.type, info.linkname = tarfile.LNKTYPE, links[key]
@@ -133,8 +146,9 @@ def _add_file(root: ContainerRoot, tar: tarfile.TarFile, parent_fd: int, entry: 
         links[key] = info.name
 
 
-def _add_top_file(root: ContainerRoot, tar: tarfile.TarFile, entry: Entry, info: tarfile.TarInfo,
-                  report: CopyReport) -> None:
+def _add_top_file(
+    root: ContainerRoot, tar: tarfile.TarFile, entry: Entry, info: tarfile.TarInfo, report: CopyReport
+) -> None:
     with root.guard(entry.path):
         fd = root.open_regular(entry.path, follow=False, verb="copy")
     try:
@@ -143,8 +157,9 @@ def _add_top_file(root: ContainerRoot, tar: tarfile.TarFile, entry: Entry, info:
         os.close(fd)
 
 
-def _add_from_fd(tar: tarfile.TarFile, fd: int, st: os.stat_result, info: tarfile.TarInfo, entry: Entry,
-                 report: CopyReport) -> None:
+def _add_from_fd(
+    tar: tarfile.TarFile, fd: int, st: os.stat_result, info: tarfile.TarInfo, entry: Entry, report: CopyReport
+) -> None:
     info.size = st.st_size
     reader = _SizedReader(fd, st.st_size)
     tar.addfile(info, io.BufferedReader(reader, BUFFER))
@@ -166,18 +181,22 @@ def member_path(name: str) -> bytes | None:
     return b"/".join(parts)
 
 
-def read_tar(root: ContainerRoot, dest: bytes | str, stream: BinaryIO, *, archive: bool = False) -> CopyReport:
+def read_tar(
+    root: ContainerRoot, dest: bytes | str, stream: BinaryIO, *, archive: bool = False
+) -> CopyReport:
     """Extract a tar stream into container directory `dest`, which acts as the root for every member."""
     with root.guard(dest):
         if not stat.S_ISDIR(root.stat(dest).st_mode):
             raise RootfsError(f"{show(dest)}: not a directory in {root.label} (a tar stream needs one)")
         sub = root.subroot(dest)
-    report = CopyReport(target=f"{show(cpath(dest))} in {root.label}" if root.label else show(dest),
-                        action="extracted")
+    report = CopyReport(
+        target=f"{show(cpath(dest))} in {root.label}" if root.label else show(dest), action="extracted"
+    )
     dirs: list[tuple[bytes, Meta]] = []
     try:
-        with tarfile.open(fileobj=stream, mode="r|*", encoding="utf-8", errors="surrogateescape",
-                          bufsize=BUFFER) as tar:
+        with tarfile.open(
+            fileobj=stream, mode="r|*", encoding="utf-8", errors="surrogateescape", bufsize=BUFFER
+        ) as tar:
             for member in tar:
                 rel = member_path(member.name)
                 shown = os.fsencode(member.name)
@@ -209,8 +228,15 @@ def _member_meta(root: ContainerRoot, member: tarfile.TarInfo, archive: bool) ->
     return Meta(mode, uid, gid)
 
 
-def _extract(sub: ContainerRoot, tar: tarfile.TarFile, member: tarfile.TarInfo, rel: bytes, archive: bool,
-             report: CopyReport, dirs: list[tuple[bytes, Meta]]) -> None:
+def _extract(
+    sub: ContainerRoot,
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    rel: bytes,
+    archive: bool,
+    report: CopyReport,
+    dirs: list[tuple[bytes, Meta]],
+) -> None:
     path = b"/" + rel
     if member.ischr() or member.isblk():
         report.skip(path, "device node in the archive: refused", refused=True)

@@ -105,14 +105,17 @@ def walk(
             except BaseException:
                 os.close(child)
                 raise
-            stack.append(_Frame(entry, child, _entries(root, child, entry.path, all_names, skip), frame.depth + 1))
+            stack.append(
+                _Frame(entry, child, _entries(root, child, entry.path, all_names, skip), frame.depth + 1)
+            )
     finally:
         for frame in stack:
             os.close(frame.fd)
 
 
-def _entries(root: ContainerRoot, dirfd: int, base: bytes, all_names: bool,
-             skip: Callable[[Entry, str], None]) -> Iterator[Entry]:
+def _entries(
+    root: ContainerRoot, dirfd: int, base: bytes, all_names: bool, skip: Callable[[Entry, str], None]
+) -> Iterator[Entry]:
     def vanished(path: bytes, exc: OSError) -> None:
         skip(Entry(path, os.stat_result((0,) * 10)), exc.strerror or str(exc))
 
@@ -134,13 +137,15 @@ def _enter(parent_fd: int, entry: Entry, skip: Callable[[Entry, str], None]) -> 
 
 
 def _with_pseudo(entry: Entry, fs: str) -> Entry:
-    return Entry(entry.path, entry.st, entry.link_target, entry.mount_id, entry.is_mount_point, entry.mount, fs)
+    return Entry(
+        entry.path, entry.st, entry.link_target, entry.mount_id, entry.is_mount_point, entry.mount, fs
+    )
 
 
 def relative(top: bytes, path: bytes) -> bytes:
     """Path of a walked entry relative to the walk's top ('' for the top itself)."""
     top = cpath(top).rstrip(b"/")
-    return path[len(top):].lstrip(b"/") if path.startswith(top) else path.lstrip(b"/")
+    return path[len(top) :].lstrip(b"/") if path.startswith(top) else path.lstrip(b"/")
 
 
 __all__ = ["ENTER", "ITEM", "LEAVE", "Step", "relative", "walk"]

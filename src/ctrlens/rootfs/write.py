@@ -42,9 +42,15 @@ class Change:
         return text
 
     def to_dict(self) -> dict[str, object]:
-        return {"action": self.action, "path": show(self.path), "kind": self.kind, "uid": self.uid,
-                "gid": self.gid, "mode": None if self.mode is None else f"{self.mode & 0o7777:04o}",
-                "detail": self.detail or None}
+        return {
+            "action": self.action,
+            "path": show(self.path),
+            "kind": self.kind,
+            "uid": self.uid,
+            "gid": self.gid,
+            "mode": None if self.mode is None else f"{self.mode & 0o7777:04o}",
+            "detail": self.detail or None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +61,26 @@ class Owner:
     gid: int
 
 
-def host_meta(root: ContainerRoot, mode: int | None, owner: Owner | None,
-              times_ns: tuple[int, int] | None = None) -> tuple[Meta, Owner]:
+def host_meta(
+    root: ContainerRoot, mode: int | None, owner: Owner | None, times_ns: tuple[int, int] | None = None
+) -> tuple[Meta, Owner]:
     """Metadata in host ids for something new; the default owner is the container's root (mapped)."""
     owner = owner or Owner(0, 0)
     uid, gid = root.owner_to_host(owner.uid, owner.gid)
     return Meta(mode, uid, gid, times_ns), owner
 
 
-def write_file(root: ContainerRoot, path: bytes | str, src_fd: int, *, mode: int | None = None,
-               owner: Owner | None = None, times_ns: tuple[int, int] | None = None,
-               follow: bool = True, replace: bool = True) -> Change:
+def write_file(
+    root: ContainerRoot,
+    path: bytes | str,
+    src_fd: int,
+    *,
+    mode: int | None = None,
+    owner: Owner | None = None,
+    times_ns: tuple[int, int] | None = None,
+    follow: bool = True,
+    replace: bool = True,
+) -> Change:
     """Copy `src_fd` (from its offset) into the container file `path`, atomically.
 
     A final symlink is followed inside the root (like `docker cp`) unless `follow=False`. An existing file keeps
@@ -77,8 +92,12 @@ def write_file(root: ContainerRoot, path: bytes | str, src_fd: int, *, mode: int
         with FileWriter(pfd, name, show(target), replace=replace, check=root.ensure_alive) as writer:
             existing = writer.existing if writer.existing and stat.S_ISREG(writer.existing.st_mode) else None
             if existing is not None and owner is None:
-                meta = Meta(mode if mode is not None else stat.S_IMODE(existing.st_mode),
-                            existing.st_uid, existing.st_gid, times_ns)
+                meta = Meta(
+                    mode if mode is not None else stat.S_IMODE(existing.st_mode),
+                    existing.st_uid,
+                    existing.st_gid,
+                    times_ns,
+                )
             else:
                 meta, _ = host_meta(root, DEFAULT_FILE_MODE if mode is None else mode, owner, times_ns)
             copy_fd(src_fd, writer.fd, check=root.ensure_alive)
@@ -90,8 +109,9 @@ def write_file(root: ContainerRoot, path: bytes | str, src_fd: int, *, mode: int
     return Change(action, target, "file", uid, gid, st.st_mode)
 
 
-def touch(root: ContainerRoot, path: bytes | str, *, owner: Owner | None = None,
-          mode: int | None = None) -> Change:
+def touch(
+    root: ContainerRoot, path: bytes | str, *, owner: Owner | None = None, mode: int | None = None
+) -> Change:
     """Create an empty file (O_EXCL) or update the times of an existing file or directory."""
     target = root.resolve_final(path)
     pfd, name = root.parent(target)
@@ -123,8 +143,14 @@ def _touch_existing(root: ContainerRoot, target: bytes) -> None:
         os.close(fd)
 
 
-def make_dirs(root: ContainerRoot, path: bytes | str, *, parents: bool = False, owner: Owner | None = None,
-              mode: int | None = None) -> list[Change]:
+def make_dirs(
+    root: ContainerRoot,
+    path: bytes | str,
+    *,
+    parents: bool = False,
+    owner: Owner | None = None,
+    mode: int | None = None,
+) -> list[Change]:
     """mkdir (or mkdir -p): every directory created is returned; existing ones are left as they are."""
     target = cpath(path).rstrip(b"/") or b"/"
     meta, shown_owner = host_meta(root, DEFAULT_DIR_MODE if mode is None else mode, owner)
@@ -149,8 +175,9 @@ def make_dirs(root: ContainerRoot, path: bytes | str, *, parents: bool = False, 
                 continue
             os.close(fd)
             root.ensure_alive()
-            changes.append(Change("created", directory, "directory", shown_owner.uid, shown_owner.gid,
-                                  meta.mode))
+            changes.append(
+                Change("created", directory, "directory", shown_owner.uid, shown_owner.gid, meta.mode)
+            )
         finally:
             os.close(pfd)
     return changes
@@ -198,4 +225,3 @@ def set_metadata(root: ContainerRoot, path: bytes | str, meta: Meta) -> None:
         apply_meta(real, meta)
     finally:
         os.close(real)
-

@@ -19,7 +19,9 @@ VERSION = 2
 _BRANCH, _LEAF = 0x01, 0x02
 _BUCKET_VALUE = 0x01
 _PAGE_HEADER = struct.Struct("<QHHI")
-_META = struct.Struct("<IIII QQ QQQQ")  # magic, version, page size, flags, root, seq, freelist, pgid, txid, checksum
+_META = struct.Struct(
+    "<IIII QQ QQQQ"
+)  # magic, version, page size, flags, root, seq, freelist, pgid, txid, checksum
 _ELEMENT = struct.Struct("<IIII")
 _BRANCH_ELEMENT = struct.Struct("<IIQ")
 _MAX_DEPTH = 64  # a corrupt file must not send the walk round in circles

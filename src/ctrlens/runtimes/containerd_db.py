@@ -26,7 +26,9 @@ def containerd_roots(processes: dict[int, Process], host: Host) -> list[str]:
     for proc in processes.values():
         if not proc.cmdline or os.path.basename(proc.cmdline[0]) != "containerd":
             continue
-        root = option_value(proc.cmdline, "--root") or _toml_root(option_value(proc.cmdline, "--config", "-c"), host)
+        root = option_value(proc.cmdline, "--root") or _toml_root(
+            option_value(proc.cmdline, "--config", "-c"), host
+        )
         if root and root not in roots:
             roots.append(root)
     roots.extend(r for r in DEFAULT_ROOTS if r not in roots)
@@ -44,7 +46,9 @@ def _toml_root(config: str | None, host: Host) -> str | None:
         return None
 
 
-def container_labels(host: Host, roots: list[str], namespace: str, container_id: str) -> tuple[dict[str, str], str] | None:
+def container_labels(
+    host: Host, roots: list[str], namespace: str, container_id: str
+) -> tuple[dict[str, str], str] | None:
     """(labels, the meta.db path they came from) or None when no metadata database knows the container."""
     for root in roots:
         path = f"{root}/{META_DB}"
@@ -56,7 +60,11 @@ def container_labels(host: Host, roots: list[str], namespace: str, container_id:
             if bucket is None:
                 continue
             labels = bucket.bucket(b"labels")
-            found = {k.decode(errors="replace"): v.decode(errors="replace") for k, v, sub in (labels.items() if labels else ()) if not sub}
+            found = {
+                k.decode(errors="replace"): v.decode(errors="replace")
+                for k, v, sub in (labels.items() if labels else ())
+                if not sub
+            }
             return found, path
         except (BoltError, ValueError):
             continue

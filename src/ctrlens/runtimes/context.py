@@ -52,7 +52,10 @@ def discover_engine_dirs(processes: dict[int, Process], host: Host | None = None
         if exe == "dockerd":
             dirs.add("docker_roots", option_value(argv, "--data-root", "-g", "--graph"))
         elif exe == "containerd":
-            dirs.add("containerd_states", option_value(argv, "--state") or _toml_state(option_value(argv, "--config", "-c"), host))
+            dirs.add(
+                "containerd_states",
+                option_value(argv, "--state") or _toml_state(option_value(argv, "--config", "-c"), host),
+            )
         elif exe in ("crio", "podman"):
             dirs.add("containers_storage", option_value(argv, "--root"))
             dirs.add("containers_storage", option_value(argv, "--runroot"))

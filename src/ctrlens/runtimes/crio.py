@@ -47,9 +47,11 @@ def enrich(container: Container, meta: MetaContext) -> None:
         container.sandbox = annotations.get(K8S + "cri-o.ContainerType") == "sandbox"
         container.kube_container = annotations.get(K8S + "container.name") or container.kube_container
         container.image = annotations.get(K8S + "cri-o.ImageName") or container.image
-        container.created = annotations.get(K8S + "cri-o.Created", "")[:19] + "Z" if annotations.get(
-            K8S + "cri-o.Created"
-        ) else container.created
+        container.created = (
+            annotations.get(K8S + "cri-o.Created", "")[:19] + "Z"
+            if annotations.get(K8S + "cri-o.Created")
+            else container.created
+        )
         if container.kube_container and pod.name:
             container.name = f"{pod.name}/{container.kube_container}"
         return

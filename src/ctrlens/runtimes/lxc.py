@@ -17,7 +17,9 @@ def match_lxc(parts: list[str], i: int) -> CgroupMatch | None:
             return CgroupMatch(LXC, name, "", f"{prefix}<name>", shim=shim, name=name)
     # Legacy layouts: /lxc/<name>, /lxc.payload/<name>, /lxc.monitor/<name>.
     if i > 0 and parts[i - 1] in ("lxc", "lxc.payload", "lxc.monitor"):
-        return CgroupMatch(LXC, comp, "", f"/{parts[i - 1]}/<name>", shim=parts[i - 1] == "lxc.monitor", name=comp)
+        return CgroupMatch(
+            LXC, comp, "", f"/{parts[i - 1]}/<name>", shim=parts[i - 1] == "lxc.monitor", name=comp
+        )
     return None
 
 

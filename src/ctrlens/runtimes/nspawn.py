@@ -21,7 +21,9 @@ def match_machine_scope(parts: list[str], i: int) -> CgroupMatch | None:
     shim = nxt == "supervisor"
     if name.startswith("lxc-"):
         # libvirt-lxc: machine-lxc\x2d<id>\x2d<name>.scope
-        return CgroupMatch(LIBVIRT_LXC, name, "", "machine-lxc\\x2d<id>\\x2d<name>.scope", name=name.split("-", 2)[-1])
+        return CgroupMatch(
+            LIBVIRT_LXC, name, "", "machine-lxc\\x2d<id>\\x2d<name>.scope", name=name.split("-", 2)[-1]
+        )
     if name.startswith("qemu-"):
         return None  # a libvirt VM's scope, not a container
     return CgroupMatch(NSPAWN, name, "", "machine-<name>.scope", shim=shim, name=name)

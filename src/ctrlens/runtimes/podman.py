@@ -24,7 +24,11 @@ def match_libpod(parts: list[str], i: int) -> CgroupMatch | None:
         rest = rest[len("payload-") :]
     cid = strip_suffix(rest, ".scope") or rest
     if is_hex64(cid):
-        rule = "libpod-conmon-<id>.scope" if shim else ("libpod-<id>.scope" if comp.endswith(".scope") else "/libpod_parent/libpod-<id>")
+        rule = (
+            "libpod-conmon-<id>.scope"
+            if shim
+            else ("libpod-<id>.scope" if comp.endswith(".scope") else "/libpod_parent/libpod-<id>")
+        )
         return CgroupMatch(PODMAN, cid, "", rule, shim=shim)
     return None
 
@@ -77,7 +81,9 @@ def _restart_policy(container: Container, meta: MetaContext, root: str) -> None:
     found = restart_info(meta.host.path(root), container.id, shown_root=root)
     if found is not None:
         container.restart_policy = RestartPolicy(
-            name=found.policy or "no", max_retries=found.retries, restart_count=found.restart_count,
+            name=found.policy or "no",
+            max_retries=found.retries,
+            restart_count=found.restart_count,
             source=found.source,
         )
         container.metadata_files.append(found.source)

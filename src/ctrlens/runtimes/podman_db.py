@@ -31,7 +31,9 @@ class PodmanRestart:
 _cache: dict[str, tuple[int, int, dict[str, PodmanRestart]]] = {}
 
 
-def restart_info(storage_root_on_disk: str, container_id: str, *, shown_root: str | None = None) -> PodmanRestart | None:
+def restart_info(
+    storage_root_on_disk: str, container_id: str, *, shown_root: str | None = None
+) -> PodmanRestart | None:
     """The restart settings of one container, or None when no database under this storage root knows it.
 
     `storage_root_on_disk` is where to read (host-root prefixed); `shown_root` is the host path to report as source.
@@ -110,4 +112,3 @@ def _read_sqlite(path: str, source: str) -> dict[str, PodmanRestart]:
             conn.close()
     except sqlite3.Error as exc:
         raise ValueError(f"podman database {source}: {exc}") from None
-

@@ -40,7 +40,9 @@ def shim_signal(argv: list[str], comm: str) -> ShimSignal | None:
     if exe.startswith("containerd-shim") or comm.startswith("containerd-shim"):
         namespace = option_value(argv, "-namespace", "--namespace")
         runtime = DOCKER if namespace == "moby" else CONTAINERD
-        return ShimSignal("containerd-shim", runtime, option_value(argv, "-id", "--id"), engine_namespace=namespace)
+        return ShimSignal(
+            "containerd-shim", runtime, option_value(argv, "-id", "--id"), engine_namespace=namespace
+        )
     if exe == "conmon" or comm == "conmon":
         is_podman = any(arg.endswith("/podman") or arg == "podman" for arg in argv)
         return ShimSignal(

@@ -59,7 +59,9 @@ def judge_environ(pairs: list[tuple[str, str]], fingerprint: Fingerprint) -> lis
     verdicts: list[Finding | None] = []
     for name, value in pairs:
         detection = _guarded(classify, SOURCE_ENVIRON, name, name, value)
-        verdicts.append(None if detection is None else _finding(SOURCE_ENVIRON, name, value, detection, fingerprint))
+        verdicts.append(
+            None if detection is None else _finding(SOURCE_ENVIRON, name, value, detection, fingerprint)
+        )
     return verdicts
 
 
@@ -126,7 +128,9 @@ def _finding(source: str, name: str, value: str, detection: Detection, fingerpri
     return Finding(source, name, detection.rule, len(value), fingerprint(detection.secret), detection.detail)
 
 
-def _guarded(fn: Callable[..., Detection | None], source: str, label: str, *args: Any, **kwargs: Any) -> Detection | None:
+def _guarded(
+    fn: Callable[..., Detection | None], source: str, label: str, *args: Any, **kwargs: Any
+) -> Detection | None:
     # Exception texts may quote their input (UnicodeError, re errors): replace them with one that cannot.
     try:
         return fn(*args, **kwargs)

@@ -53,7 +53,10 @@ _EXTRA_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("stripe-key", re.compile(_B + r"(?:sk|rk)_(?:test|live)_[0-9a-zA-Z]{24,}|whsec_[A-Za-z0-9]{32,}")),
     ("azure-key", re.compile(r"SharedAccessKey=[A-Za-z0-9+/=]{43,44}")),
     ("azure-key", re.compile(_B + r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])")),
-    ("openai-key", re.compile(_B + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|sk-ant-[a-z]+\d\d-[A-Za-z0-9_-]{80,}")),
+    (
+        "openai-key",
+        re.compile(_B + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|sk-ant-[a-z]+\d\d-[A-Za-z0-9_-]{80,}"),
+    ),
     ("huggingface-token", re.compile(_B + r"hf_[A-Za-z]{34}(?![A-Za-z0-9])")),
     ("vault-token", re.compile(_B + r"hv[sbr]\.[A-Za-z0-9_-]{24,}")),
     ("digitalocean-token", re.compile(_B + r"do[por]_v1_[a-f0-9]{64}")),
@@ -153,7 +156,9 @@ def _prefilter() -> tuple[re.Pattern[str], ...] | None:
         for pattern in patterns:
             by_flags.setdefault(pattern.flags, []).append(pattern.pattern)
     try:
-        return tuple(re.compile("|".join(f"(?:{p})" for p in group), flags) for flags, group in by_flags.items())
+        return tuple(
+            re.compile("|".join(f"(?:{p})" for p in group), flags) for flags, group in by_flags.items()
+        )
     except re.error:  # a pattern that cannot be joined (named groups twice, numbered back-references)
         return None
 

@@ -66,8 +66,8 @@ def _has_ptrace_over(reader: Creds, target: Creds) -> bool:
 def may_read_environ(reader: Creds, target: Creds) -> bool:
     """ptrace_may_access(target, PTRACE_MODE_READ_FSCREDS) for a process with `reader`'s credentials."""
     ptrace = _has_ptrace_over(reader, target)
-    same_ids = (
-        all(u == reader.uids[3] for u in target.uids[:3]) and all(g == reader.gids[3] for g in target.gids[:3])
+    same_ids = all(u == reader.uids[3] for u in target.uids[:3]) and all(
+        g == reader.gids[3] for g in target.gids[:3]
     )
     if not (same_ids or ptrace):
         return False
@@ -107,8 +107,13 @@ class Reader:
         return self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "uid": self.uid, "container_id": self.container_id,
-                "why": self.why}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "container_id": self.container_id,
+            "why": self.why,
+        }
 
 
 ROOT = Reader(KIND_ROOT, "root", "host root holds CAP_SYS_PTRACE", uid=0)
@@ -132,8 +137,14 @@ def environ_readers(
             found.append(Reader(KIND_USER, user.name, _user_why(user, target), uid=user.uid))
     for cid, name, creds in containers:
         if any(may_read_environ(c, target) for c in creds):
-            found.append(Reader(KIND_CONTAINER, name, "shares a PID namespace with it and its caps cover the "
-                                "target's", container_id=cid))
+            found.append(
+                Reader(
+                    KIND_CONTAINER,
+                    name,
+                    "shares a PID namespace with it and its caps cover the target's",
+                    container_id=cid,
+                )
+            )
     return found
 
 
@@ -149,8 +160,11 @@ def cmdline_readers(target: Creds, users: Iterable[HostUser], hidepid: bool) -> 
     if not hidepid:
         return [EVERYONE]
     found = [ROOT]
-    found += [Reader(KIND_USER, u.name, "same uid (hidepid)", uid=u.uid) for u in users
-              if u.uid == target.uids[0] and u.uid != 0]
+    found += [
+        Reader(KIND_USER, u.name, "same uid (hidepid)", uid=u.uid)
+        for u in users
+        if u.uid == target.uids[0] and u.uid != 0
+    ]
     return found
 
 
@@ -180,7 +194,9 @@ def host_users(host_root: str = "/") -> list[HostUser]:
     machine ctrlens runs on, which under --host-root is not the host."""
     passwd = _read_text(os.path.join(host_root, "etc/passwd"))
     groups = parse_group(_read_text(os.path.join(host_root, "etc/group")))
-    return [HostUser(name, uid, gid, frozenset(groups.get(name, ()))) for name, uid, gid in parse_passwd(passwd)]
+    return [
+        HostUser(name, uid, gid, frozenset(groups.get(name, ()))) for name, uid, gid in parse_passwd(passwd)
+    ]
 
 
 def _read_text(path: str) -> str:

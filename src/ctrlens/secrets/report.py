@@ -29,7 +29,11 @@ class SecretRecord:
     readers: list[Reader]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.finding.to_dict(), "pids": list(self.pids), "readers": [r.to_dict() for r in self.readers]}
+        return {
+            **self.finding.to_dict(),
+            "pids": list(self.pids),
+            "readers": [r.to_dict() for r in self.readers],
+        }
 
 
 @dataclass(slots=True)
@@ -116,7 +120,9 @@ class SecretScanner:
             for finding in self._findings(data):
                 record = records.get(finding.key)
                 if record is None:
-                    records[finding.key] = SecretRecord(finding, [pid], self._readers(finding, data, container))
+                    records[finding.key] = SecretRecord(
+                        finding, [pid], self._readers(finding, data, container)
+                    )
                 else:
                     record.pids.append(pid)
                     _merge(record.readers, self._readers(finding, data, container))
@@ -168,7 +174,11 @@ class SecretScanner:
             creds = []
             for pid in other.pids:
                 proc = self.snapshot.processes.get(pid)
-                if proc is not None and proc.pid_ns is not None and proc.pid_ns not in (HOST_PID_NS, target.pid_ns):
+                if (
+                    proc is not None
+                    and proc.pid_ns is not None
+                    and proc.pid_ns not in (HOST_PID_NS, target.pid_ns)
+                ):
                     continue  # the scan already knows it cannot see the target: skip the read
                 theirs = self._creds(pid)
                 if theirs is not None and theirs.pid_ns in (HOST_PID_NS, target.pid_ns):

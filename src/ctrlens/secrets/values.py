@@ -9,10 +9,46 @@ from urllib.parse import parse_qsl
 
 from .names import is_secret_name
 
-_BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "enabled", "disabled", "enable",
-             "disable", "none", "null", "nil", "undefined", "empty", "unset", "trust", "required", "optional"}
-_PLACEHOLDER_WORDS = {"redacted", "<redacted>", "[redacted]", "secret-here", "your-secret", "your-token",
-                      "your-password", "replace-me", "replaceme", "todo", "tbd", "dummy-value", "notset"}
+_BOOLEANS = {
+    "true",
+    "false",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "t",
+    "f",
+    "enabled",
+    "disabled",
+    "enable",
+    "disable",
+    "none",
+    "null",
+    "nil",
+    "undefined",
+    "empty",
+    "unset",
+    "trust",
+    "required",
+    "optional",
+}
+_PLACEHOLDER_WORDS = {
+    "redacted",
+    "<redacted>",
+    "[redacted]",
+    "secret-here",
+    "your-secret",
+    "your-token",
+    "your-password",
+    "replace-me",
+    "replaceme",
+    "todo",
+    "tbd",
+    "dummy-value",
+    "notset",
+}
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[a-zA-Z]{1,3})?")  # 30, 0.5, 512m, 10s, 1Gi
 _VERSION = re.compile(r"(?:\d+:)?v?\d+(?:\.\d+)+(?:[-+~._]?[A-Za-z0-9][A-Za-z0-9.~+-]*)?")
 _PATH = re.compile(r"(?:~|\.{1,2})?/[\w.~@+,%=-]*(?:/[\w.~@+,%=-]*)*")
@@ -23,7 +59,9 @@ _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _CONN_PASSWORD = re.compile(
     r"(?:^|[;\s])(?:password|passwd|pwd)\s*=\s*('(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^;\s]+)", re.IGNORECASE
 )
-_TEMPLATE = re.compile(r"^(?:\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(\w+\)s|%s|<[^<>]*>|\{[^{}]*\})$")
+_TEMPLATE = re.compile(
+    r"^(?:\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(\w+\)s|%s|<[^<>]*>|\{[^{}]*\})$"
+)
 
 
 def is_boolean(value: str) -> bool:
@@ -100,7 +138,8 @@ def _query_secrets(rest: str) -> list[str]:
     if not q:
         return []
     return [
-        v for k, v in parse_qsl(query.partition("#")[0], keep_blank_values=False)
+        v
+        for k, v in parse_qsl(query.partition("#")[0], keep_blank_values=False)
         if (k.lower() in ("sig", "signature", "key") or is_secret_name(k)) and not is_placeholder(v)
     ]
 
@@ -141,7 +180,7 @@ def is_encoded_document(value: str) -> bool:
         text = decoded.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return text.isprintable() and text.lstrip()[:1] in ("{", "[", "<") or text.startswith("---")
+    return (text.isprintable() and text.lstrip()[:1] in ("{", "[", "<")) or text.startswith("---")
 
 
 def looks_like_list_of_words(value: str) -> bool:

@@ -14,5 +14,14 @@ from .bundle import FORMAT, MANIFEST, BundleExists, BundleWriter
 from .capture import Options, Report, take_snapshot
 from .verify import Verification, verify_bundle
 
-__all__ = ["FORMAT", "MANIFEST", "BundleExists", "BundleWriter", "Options", "Report", "Verification",
-           "take_snapshot", "verify_bundle"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "BundleExists",
+    "BundleWriter",
+    "Options",
+    "Report",
+    "Verification",
+    "take_snapshot",
+    "verify_bundle",
+]

@@ -7,6 +7,7 @@ even if created meanwhile), by rename(2) with --force. An interrupted run leaves
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -53,7 +54,9 @@ def check_destination(path: str, force: bool) -> str:
     """The absolute destination; refuses an existing file without --force, a directory, a missing parent."""
     dest = os.path.abspath(path)
     if os.path.isdir(dest):
-        raise UsageError(f"{path}: is a directory; give a file name such as {os.path.join(path, 'snap.tar.gz')}")
+        raise UsageError(
+            f"{path}: is a directory; give a file name such as {os.path.join(path, 'snap.tar.gz')}"
+        )
     parent = os.path.dirname(dest)
     if not os.path.isdir(parent):
         raise UsageError(f"{path}: directory {parent} does not exist")
@@ -79,8 +82,14 @@ class BundleWriter:
         fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self._file = os.fdopen(fd, "wb")
         # Closed in commit() or abort(): the archive outlives this method.
-        self._tar = tarfile.open(fileobj=self._file, mode="w:gz", compresslevel=6,  # noqa: SIM115
-                                 format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
+        self._tar = tarfile.open(
+            fileobj=self._file,
+            mode="w:gz",
+            compresslevel=6,
+            format=tarfile.PAX_FORMAT,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -97,8 +106,9 @@ class BundleWriter:
     def add_bytes(self, name: str, data: bytes, *, mtime: float | None = None, mode: int = 0o644) -> Member:
         return self._add(name, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), mtime, mode)
 
-    def add_stream(self, name: str, source: IO[bytes], limit: int, *, mtime: float | None = None,
-                   mode: int = 0o644) -> Member:
+    def add_stream(
+        self, name: str, source: IO[bytes], limit: int, *, mtime: float | None = None, mode: int = 0o644
+    ) -> Member:
         """Up to `limit` bytes of `source` (read now: the size in the tar header must be exact)."""
         digest = hashlib.sha256()
         size = 0
@@ -113,7 +123,9 @@ class BundleWriter:
             spool.seek(0)
             return self._add(name, spool, size, digest.hexdigest(), mtime, mode)
 
-    def _add(self, name: str, data: IO[bytes], size: int, sha256: str, mtime: float | None, mode: int) -> Member:
+    def _add(
+        self, name: str, data: IO[bytes], size: int, sha256: str, mtime: float | None, mode: int
+    ) -> Member:
         if name in self._names or name == MANIFEST:
             raise ValueError(f"duplicate bundle member {name!r}")
         assert self._tar is not None
@@ -158,8 +170,10 @@ class BundleWriter:
         try:
             os.link(self._tmp, self.dest)
         except FileExistsError:
-            raise BundleExists(f"{self.dest} appeared while the snapshot was taken; nothing written "
-                               "(use --force to replace it)") from None
+            raise BundleExists(
+                f"{self.dest} appeared while the snapshot was taken; nothing written "
+                "(use --force to replace it)"
+            ) from None
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
@@ -185,10 +199,8 @@ class BundleWriter:
         self._remove_tmp()
 
     def _remove_tmp(self) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
 
 
 def _fsync_dir(path: str) -> None:

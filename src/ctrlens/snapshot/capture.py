@@ -70,8 +70,14 @@ def host_name(host: Host) -> str:
     return socket.gethostname()
 
 
-def take_snapshot(snapshot: Snapshot, container: Container, host: Host, dest: str, options: Options,
-                  progress: Progress | None = None) -> Report:
+def take_snapshot(
+    snapshot: Snapshot,
+    container: Container,
+    host: Host,
+    dest: str,
+    options: Options,
+    progress: Progress | None = None,
+) -> Report:
     from ..diff import diff_container
 
     say = progress or (lambda *a, **k: None)
@@ -94,9 +100,13 @@ def take_snapshot(snapshot: Snapshot, container: Container, host: Host, dest: st
         if not records:
             raise ProcessGone(f"container {container.display_name}: every process exited during the snapshot")
         report.processes = len(records)
-        bundle.add_json("processes.json", {"tree": process_tree(records), "processes": records,
-                                           "vanished": report.vanished})
-        init = records[0]["pid"] if container.init_pid not in {r["pid"] for r in records} else container.init_pid
+        bundle.add_json(
+            "processes.json",
+            {"tree": process_tree(records), "processes": records, "vanished": report.vanished},
+        )
+        init = (
+            records[0]["pid"] if container.init_pid not in {r["pid"] for r in records} else container.init_pid
+        )
         say("mounts")
         bundle.add_json("mounts.json", _mounts(init, host))
         say("network")
@@ -105,16 +115,23 @@ def take_snapshot(snapshot: Snapshot, container: Container, host: Host, dest: st
         say("diff")
         report.notes += [f"process {pid} exited during the snapshot" for pid in report.vanished]
         try:
-            result = diff_container(snapshot, container, host, hash=options.hash, style=options.style,
-                                    progress=lambda n: say("diff: entries walked", n))
+            result = diff_container(
+                snapshot,
+                container,
+                host,
+                hash=options.hash,
+                style=options.style,
+                progress=lambda n: say("diff: entries walked", n),
+            )
         except (CtrlensError, OSError) as exc:
             # The rest of the evidence is worth keeping: say why the filesystem part is missing.
             bundle.add_json("diff.json", {"error": str(exc)})
             report.notes.append(f"diff failed: {exc}")
         else:
             report.diff_summary = result.summary()
-            captured = (_capture_files(bundle, result, container, host, options, say, report)
-                        if options.files else [])
+            captured = (
+                _capture_files(bundle, result, container, host, options, say, report) if options.files else []
+            )
             diff = result.to_dict(order="path")
             diff["captured_files"] = captured
             bundle.add_json("diff.json", diff)
@@ -123,12 +140,21 @@ def take_snapshot(snapshot: Snapshot, container: Container, host: Host, dest: st
         manifest = {
             "tool": {"name": "ctrlens", "version": __version__},
             "host": {"name": host_name(host), "kernel": os.uname().release, "host_root": host.root},
-            "container": {"id": container.id, "name": container.name, "runtime": container.runtime,
-                          "image": container.image},
+            "container": {
+                "id": container.id,
+                "name": container.name,
+                "runtime": container.runtime,
+                "image": container.image,
+            },
             "started_at": started,
             "finished_at": utc_now(),
-            "options": {"reveal": options.reveal, "max_file_size": options.max_file_size,
-                        "max_total_size": options.max_total_size, "files": options.files, "hash": options.hash},
+            "options": {
+                "reveal": options.reveal,
+                "max_file_size": options.max_file_size,
+                "max_total_size": options.max_total_size,
+                "files": options.files,
+                "hash": options.hash,
+            },
             "notes": report.notes,
         }
         bundle.commit(manifest)
@@ -169,7 +195,9 @@ def _network(pid: int, host: Host, records: list[dict[str, Any]]) -> dict[str, A
     for r in records:
         for f in r["open_files"]:
             if "socket_inode" in f:
-                holders.setdefault(f["socket_inode"], []).append({"pid": r["pid"], "comm": r["comm"], "fd": f["fd"]})
+                holders.setdefault(f["socket_inode"], []).append(
+                    {"pid": r["pid"], "comm": r["comm"], "fd": f["fd"]}
+                )
     inet: list[dict[str, Any]] = []
     unix: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -190,9 +218,15 @@ def _network(pid: int, host: Host, records: list[dict[str, Any]]) -> dict[str, A
         sock["processes"] = holders.get(sock["inode"], [])
     listening = [_listen_line(s) for s in inet + unix if s["listening"]]
     host_net = host.host_namespaces().get("net")
-    return {"pid": pid, "net_namespace": net_ns,
-            "shared_with_host": None if net_ns is None or host_net is None else net_ns == host_net,
-            "listening": listening, "inet": inet, "unix": unix, "missing": missing}
+    return {
+        "pid": pid,
+        "net_namespace": net_ns,
+        "shared_with_host": None if net_ns is None or host_net is None else net_ns == host_net,
+        "listening": listening,
+        "inet": inet,
+        "unix": unix,
+        "missing": missing,
+    }
 
 
 def _net_file(handle: ProcHandle, name: str) -> bytes | None:
@@ -213,11 +247,19 @@ def _listen_line(sock: dict[str, Any]) -> str:
     return f"{sock['proto']} {addr}:{sock['local_port']} ({who})"
 
 
-def _capture_files(bundle: BundleWriter, result: Any, container: Container, host: Host, options: Options,
-                   say: Progress, report: Report) -> list[dict[str, Any]]:
+def _capture_files(
+    bundle: BundleWriter,
+    result: Any,
+    container: Container,
+    host: Host,
+    options: Options,
+    say: Progress,
+    report: Report,
+) -> list[dict[str, Any]]:
     """Copy added and changed regular files into files/, flagged first, within the per-file and total caps."""
-    wanted = [c for c in result.ordered() if c.kind in ("A", "C", "M") and c.info is not None
-              and c.type == "file"]
+    wanted = [
+        c for c in result.ordered() if c.kind in ("A", "C", "M") and c.info is not None and c.type == "file"
+    ]
     if not wanted:
         return []
     index: list[dict[str, Any]] = []
@@ -245,8 +287,12 @@ def _capture_files(bundle: BundleWriter, result: Any, container: Container, host
                 name = "files" + os.fsdecode(change.path)
                 member = bundle.add_stream(name, source, limit, mtime=change.info.mtime_ns / 1e9)
             remaining -= member.size
-            entry.update(member=member.name, stored=member.size, sha256_stored=member.sha256,
-                         truncated=member.size < change.info.size)
+            entry.update(
+                member=member.name,
+                stored=member.size,
+                sha256_stored=member.sha256,
+                truncated=member.size < change.info.size,
+            )
             report.files_captured += 1
             index.append(entry)
     return index
@@ -255,7 +301,9 @@ def _capture_files(bundle: BundleWriter, result: Any, container: Container, host
 def _files_root(result: Any, container: Container, host: Host) -> ContainerRoot:
     """Where captured files are read: the writable layer itself, or the container's root (heuristic)."""
     if result.upperdir:
-        return ContainerRoot.from_path(result.upperdir, label=f"the writable layer of {container.display_name}")
+        return ContainerRoot.from_path(
+            result.upperdir, label=f"the writable layer of {container.display_name}"
+        )
     pid = container.init_pid or (container.pids[0] if container.pids else None)
     if pid is None:
         raise ProcessGone(f"container {container.display_name} has no running process")

@@ -51,8 +51,11 @@ def parse_inet(data: bytes, proto: str) -> list[dict[str, Any]]:
         except ValueError:
             continue
         tcp = proto.startswith("tcp")
-        state = TCP_STATES.get(state_no, f"0x{state_no:02X}") if tcp else ("UNCONN" if state_no == 7 else
-                                                                            TCP_STATES.get(state_no, str(state_no)))
+        state = (
+            TCP_STATES.get(state_no, f"0x{state_no:02X}")
+            if tcp
+            else ("UNCONN" if state_no == 7 else TCP_STATES.get(state_no, str(state_no)))
+        )
         sockets.append({
             "proto": proto,
             "local_address": local, "local_port": lport,
@@ -72,7 +75,12 @@ def parse_unix(data: bytes) -> list[dict[str, Any]]:
         if len(fields) < 7:
             continue
         try:
-            flags, kind, state, inode = int(fields[3], 16), int(fields[4], 16), int(fields[5], 16), int(fields[6])
+            flags, kind, state, inode = (
+                int(fields[3], 16),
+                int(fields[4], 16),
+                int(fields[5], 16),
+                int(fields[6]),
+            )
         except ValueError:
             continue
         sockets.append({

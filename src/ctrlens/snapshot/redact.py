@@ -14,7 +14,9 @@ from typing import Any
 from ..secrets import DetectionFailed, Finding, Fingerprinter, is_allowlisted, judge_environ, scan_argv
 
 LONG_VALUE = 256  # a label or annotation longer than this may embed a whole spec (last-applied-configuration)
-MAX_ARGV_PROBE = 64  # leave-one-out probing is quadratic: longer command lines with a secret are redacted whole
+MAX_ARGV_PROBE = (
+    64  # leave-one-out probing is quadratic: longer command lines with a secret are redacted whole
+)
 
 
 def _marker(length: int, finding: Finding | None = None) -> str:
@@ -57,7 +59,7 @@ class Redactor:
         out = list(argv)
         for i, arg in enumerate(argv):
             # The argument holds a secret when replacing it makes a finding disappear.
-            probe = argv[:i] + ["x"] + argv[i + 1 :]
+            probe = [*argv[:i], "x", *argv[i + 1 :]]
             try:
                 left = {f.key for f in scan_argv(probe, self.fingerprint)}
             except DetectionFailed:

@@ -98,7 +98,9 @@ def _compare(result: Verification, digests: dict[str, tuple[int, str]]) -> None:
         result.checked += 1
         size, sha = found
         if sha != entry.get("sha256") or size != entry.get("size"):
-            result.problems.append(f"{_show(name)}: SHA-256 differs from the manifest (changed after capture)")
+            result.problems.append(
+                f"{_show(name)}: SHA-256 differs from the manifest (changed after capture)"
+            )
     for name in digests.keys() - listed.keys():
         result.problems.append(f"{_show(name)}: in the archive but not in the manifest (added after capture)")
 

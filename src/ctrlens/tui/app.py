@@ -37,8 +37,9 @@ class TopApp(App[None]):
         Binding("t", "theme", "Light/dark", show=False),
     ]
 
-    def __init__(self, host: Host, *, interval: float = 1.0, light: bool = False,
-                 scanner: Scanner = scan) -> None:
+    def __init__(
+        self, host: Host, *, interval: float = 1.0, light: bool = False, scanner: Scanner = scan
+    ) -> None:
         super().__init__()
         self.host = host
         self.interval = interval
@@ -69,8 +70,11 @@ class TopApp(App[None]):
             last = traceback.extract_tb(error.__traceback__)[-1]
             where = f" in {os.path.basename(last.filename)}:{last.lineno}"
         kind = type(error).__name__ if error is not None else "error"
-        self.exit(return_code=4, message=f"ctrlens: top stopped on an internal error ({kind}{where}); "
-                  "details are not printed because they may hold container data")
+        self.exit(
+            return_code=4,
+            message=f"ctrlens: top stopped on an internal error ({kind}{where}); "
+            "details are not printed because they may hold container data",
+        )
 
     # -- refresh --------------------------------------------------------------------------------------------
 

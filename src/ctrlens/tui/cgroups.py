@@ -76,13 +76,25 @@ class CgroupMounts:
         if memory is not None:
             directory = os.path.dirname(memory)
             limit = _read_int(f"{directory}/memory.limit_in_bytes")
-            return CgroupFiles(cpu, cpu_version if cpu else None, memory, f"{directory}/memory.stat", V1,
-                               limit if limit is not None and limit < _UNLIMITED_V1 else None)
+            return CgroupFiles(
+                cpu,
+                cpu_version if cpu else None,
+                memory,
+                f"{directory}/memory.stat",
+                V1,
+                limit if limit is not None and limit < _UNLIMITED_V1 else None,
+            )
         memory = self._v2_file(v2_path, "memory.current")
         if memory is not None:
             directory = os.path.dirname(memory)
-            return CgroupFiles(cpu, cpu_version if cpu else None, memory, f"{directory}/memory.stat", V2,
-                               _read_int(f"{directory}/memory.max"))
+            return CgroupFiles(
+                cpu,
+                cpu_version if cpu else None,
+                memory,
+                f"{directory}/memory.stat",
+                V2,
+                _read_int(f"{directory}/memory.max"),
+            )
         return CgroupFiles(cpu, cpu_version if cpu else None, None, None, None, None)
 
     def _v1_file(self, controller: str, paths: dict[str, str], name: str) -> str | None:

@@ -129,7 +129,9 @@ def start_kill(app: TopApp, row: Row) -> None:
     try:
         from . import killplan
     except ImportError:
-        app.push_screen(Unavailable("Kill: not available in this build (the ctrlens.act package is missing)."))
+        app.push_screen(
+            Unavailable("Kill: not available in this build (the ctrlens.act package is missing).")
+        )
         return
     snapshot = app.snapshot
     if snapshot is None:

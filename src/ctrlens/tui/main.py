@@ -48,7 +48,9 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("ctrlens top: scanning…", id="status", markup=False)
-        yield Input(placeholder="filter: name, image, command or PID (Enter keeps it, Esc clears)", id="filter")
+        yield Input(
+            placeholder="filter: name, image, command or PID (Enter keeps it, Esc clears)", id="filter"
+        )
         yield Static(Layout.for_width(80).header(self.top.model.sort), id="columns", markup=False)
         yield TopTable(id="table")
         yield Footer(show_command_palette=False)
@@ -83,8 +85,11 @@ class MainScreen(Screen[None]):
 
     def _show_status(self) -> None:
         top, model = self.top, self.top.model
-        parts = [f"{model.container_count} containers", f"{model.process_count} processes",
-                 f"sort {model.sort}"]
+        parts = [
+            f"{model.container_count} containers",
+            f"{model.process_count} processes",
+            f"sort {model.sort}",
+        ]
         if model.filter_text:
             parts.append(f"filter '{model.filter_text}'")
         if model.containers_only:

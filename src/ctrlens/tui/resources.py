@@ -67,8 +67,9 @@ class ResourceSampler:
         usage = Usage(interval=interval)
         self._samples += 1
         usage.processes = self._sample_processes(snapshot, interval)
-        usage.containers = {c.id: self._sample_container(c, interval, usage.processes)
-                            for c in snapshot.containers.values()}
+        usage.containers = {
+            c.id: self._sample_container(c, interval, usage.processes) for c in snapshot.containers.values()
+        }
         for gone in self._ctr_ns.keys() - snapshot.containers.keys():
             del self._ctr_ns[gone]
         for gone in self._files.keys() - snapshot.containers.keys():
@@ -86,7 +87,9 @@ class ResourceSampler:
             current[pid] = (process.start_ticks, process.cpu_ticks)
             before = previous.get(pid)
             cpu = None
-            if interval and before is not None and before[0] == process.start_ticks:  # same process, not a reused PID
+            if (
+                interval and before is not None and before[0] == process.start_ticks
+            ):  # same process, not a reused PID
                 cpu = max(process.cpu_ticks - before[1], 0) * scale
             found[pid] = ProcessUsage(cpu, process.rss_pages * PAGE_SIZE)
         self._proc_ticks = current
@@ -105,8 +108,9 @@ class ResourceSampler:
         self._files[container.id] = (container.init_pid, files)
         return files
 
-    def _sample_container(self, container: Container, interval: float | None,
-                          processes: dict[int, ProcessUsage]) -> ContainerUsage:
+    def _sample_container(
+        self, container: Container, interval: float | None, processes: dict[int, ProcessUsage]
+    ) -> ContainerUsage:
         if not owns_cgroup(container):
             return _summed(container, processes)
         files = self.files_of(container)
@@ -121,8 +125,13 @@ class ResourceSampler:
         version = files.memory_version or files.cpu_version
         if version is None:
             return _summed(container, processes)
-        return ContainerUsage(cpu, self._memory(container.id, files), files.memory_limit, f"cgroup {version}",
-                              len(container.pids))
+        return ContainerUsage(
+            cpu,
+            self._memory(container.id, files),
+            files.memory_limit,
+            f"cgroup {version}",
+            len(container.pids),
+        )
 
     def _memory(self, cid: str, files: CgroupFiles) -> int | None:
         used = memory_usage(files)

@@ -26,7 +26,9 @@ _NONE = -1.0  # sorts rows without a figure after those with one
 
 @dataclass(slots=True)
 class Row:
-    key: str  # "c:<id>", "host", "p:<pid>", "s:<container id>:<pid>" (a pod's shim shows under each container)
+    key: (
+        str  # "c:<id>", "host", "p:<pid>", "s:<container id>:<pid>" (a pod's shim shows under each container)
+    )
     kind: str
     group: str  # key of the group row ("c:<id>" or "host"); a group row is its own group
     name: str = ""  # container name or process command, safe for the terminal
@@ -45,8 +47,16 @@ class Row:
     def is_group(self) -> bool:
         return self.kind in (CONTAINER, HOST)
 
-    def set(self, name: str, extra: str, detail: str, pid: int | None, count: int | None, cpu: float | None,
-            mem: int | None) -> None:
+    def set(
+        self,
+        name: str,
+        extra: str,
+        detail: str,
+        pid: int | None,
+        count: int | None,
+        cpu: float | None,
+        mem: int | None,
+    ) -> None:
         values = (name, extra, detail, pid, count, cpu, mem)
         if values != (self.name, self.extra, self.detail, self.pid, self.count, self.cpu, self.mem):
             self.name, self.extra, self.detail, self.pid, self.count, self.cpu, self.mem = values
@@ -71,7 +81,9 @@ class TopModel:
         self.filter_text = ""
         self.containers_only = False
         self.show_kernel = False
-        self.collapsed: set[str] = {HOST_KEY}  # the host's processes are many and not the point: closed at first
+        self.collapsed: set[str] = {
+            HOST_KEY
+        }  # the host's processes are many and not the point: closed at first
         self.hidden_kernel = 0
         self.generation = 0  # number of updates applied
         self.process_count = 0
@@ -102,8 +114,15 @@ class TopModel:
         key = "c:" + c.id
         row = self._row(key, CONTAINER, key, seen, c.id)
         cu = usage.containers.get(c.id)
-        row.set(safe_text(c.display_name), safe_text(c.image or ""), c.runtime, c.init_pid, len(c.pids),
-                cu.cpu_percent if cu else None, cu.memory_bytes if cu else None)
+        row.set(
+            safe_text(c.display_name),
+            safe_text(c.image or ""),
+            c.runtime,
+            c.init_pid,
+            len(c.pids),
+            cu.cpu_percent if cu else None,
+            cu.memory_bytes if cu else None,
+        )
         group = _Group(row)
         shim = snapshot.processes.get(c.shim_pid) if c.shim_pid else None
         if shim is not None:
@@ -137,14 +156,29 @@ class TopModel:
             group.tops.append(prow)
         self.hidden_kernel = kernel
         extra = f"+{kernel} kernel threads (K)" if kernel else ""
-        row.set("host processes", extra, "host", None, len(group.tops), cpu_total if usage.interval else None, None)
+        row.set(
+            "host processes",
+            extra,
+            "host",
+            None,
+            len(group.tops),
+            cpu_total if usage.interval else None,
+            None,
+        )
         return group
 
     @staticmethod
     def _set_process(row: Row, proc: Process, usage: Usage, detail: str, name: str | None = None) -> None:
         pu = usage.processes.get(proc.pid)
-        row.set(safe_text(name or proc.command), "", detail, proc.pid, None, pu.cpu_percent if pu else None,
-                pu.rss_bytes if pu else None)
+        row.set(
+            safe_text(name or proc.command),
+            "",
+            detail,
+            proc.pid,
+            None,
+            pu.cpu_percent if pu else None,
+            pu.rss_bytes if pu else None,
+        )
 
     # -- what is shown ---------------------------------------------------------------------------------------
 
@@ -159,7 +193,7 @@ class TopModel:
         ordered = containers
         host = self.groups.get(HOST_KEY)
         if host is not None and not self.containers_only:
-            ordered = containers + [host]
+            ordered = [*containers, host]
         member_key = self._sort_key(group=False)
         for group in ordered:
             head = group.row

@@ -46,8 +46,12 @@ class Layout:
         parts = [f"  {names['name'] + ' / COMMAND':<{self.name - 2}}"]
         if self.detail:
             parts.append(f"{'RUNTIME':<{self.detail}}")
-        parts += [f"{names['pid']:>{self.pid}}", f"{'PROCS':>{self.count}}", f"{names['cpu']:>{self.cpu}}",
-                  f"{names['mem']:>{self.mem}}"]
+        parts += [
+            f"{names['pid']:>{self.pid}}",
+            f"{'PROCS':>{self.count}}",
+            f"{names['cpu']:>{self.cpu}}",
+            f"{names['mem']:>{self.mem}}",
+        ]
         return " ".join(parts)
 
 
@@ -198,10 +202,7 @@ class TopTable(ScrollView, can_focus=True):
         else:
             name_style = Style()
         lay = self.columns
-        if row.is_group:
-            lead = ("▸ " if folded else "▾ ")
-        else:
-            lead = "  " * row.depth
+        lead = ("▸ " if folded else "▾ ") if row.is_group else "  " * row.depth
         name_room = lay.name - len(lead)
         name = fit(row.name, name_room)
         extra = fit(row.extra, name_room - len(name) - 2) if row.extra and name_room - len(name) > 4 else ""
@@ -211,14 +212,18 @@ class TopTable(ScrollView, can_focus=True):
             segments.append(Segment("  " + extra, dim))
         segments.append(Segment(" " * pad + " "))
         if lay.detail:
-            segments.append(Segment(f"{fit(row.detail, lay.detail):<{lay.detail}} ", dim if row.kind == SHIM else None))
+            segments.append(
+                Segment(f"{fit(row.detail, lay.detail):<{lay.detail}} ", dim if row.kind == SHIM else None)
+            )
         cpu = cpu_text(row.cpu)
         busy = row.cpu is not None and row.cpu >= 50.0
         segments += [
             Segment(f"{row.pid if row.pid is not None else '-':>{lay.pid}} "),
             Segment(f"{row.count if row.count is not None else '':>{lay.count}} "),
-            Segment(f"{cpu:>{lay.cpu}} ", self.get_component_rich_style("top-table--busy", partial=True) if busy
-                    else None),
+            Segment(
+                f"{cpu:>{lay.cpu}} ",
+                self.get_component_rich_style("top-table--busy", partial=True) if busy else None,
+            ),
             Segment(f"{mem_text(row.mem):>{lay.mem}}"),
         ]
         style = base

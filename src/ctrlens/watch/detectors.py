@@ -51,8 +51,14 @@ class FindingsDetector:
                 continue
             known.add(mark)
             if not baseline:
-                detail = {"finding": {"id": finding.id, "severity": finding.severity, "layer": finding.layer,
-                                      "title": finding.title}}
+                detail = {
+                    "finding": {
+                        "id": finding.id,
+                        "severity": finding.severity,
+                        "layer": finding.layer,
+                        "title": finding.title,
+                    }
+                }
                 events.append(Event(FINDING_NEW, snapshot.taken_at, identity(container), detail))
         return events
 
@@ -89,8 +95,14 @@ class DriftDetector:
                 continue
             known.add(change.path)
             if not baseline:
-                detail = {"file": {"path": self._show(change.path), "change": change.kind,
-                                   "flags": list(change.flags), "size": change.info.size if change.info else None}}
+                detail = {
+                    "file": {
+                        "path": self._show(change.path),
+                        "change": change.kind,
+                        "flags": list(change.flags),
+                        "size": change.info.size if change.info else None,
+                    }
+                }
                 events.append(Event(DRIFT_EXECUTABLE, snapshot.taken_at, identity(container), detail))
         return events
 
@@ -99,7 +111,9 @@ class DriftDetector:
             del self._known[key]
 
 
-def available_detectors(host: Host, wanted: set[str] | None, missing: list[str] | None = None) -> list[Detector]:
+def available_detectors(
+    host: Host, wanted: set[str] | None, missing: list[str] | None = None
+) -> list[Detector]:
     """The detectors for the event types asked for (all when `wanted` is None) whose feature is installed."""
     detectors: list[Detector] = []
     for kind, make in ((FINDING_NEW, FindingsDetector), (DRIFT_EXECUTABLE, DriftDetector)):

@@ -49,8 +49,11 @@ def _started(snapshot: Snapshot, container: Container, at: float, kind: str, mas
 
 def inventory(snapshot: Snapshot, at: float, mask: Masker) -> list[Event]:
     """`container.running` for every container: the state a consumer starts from (--initial)."""
-    return [_started(snapshot, c, at, CONTAINER_RUNNING, mask)
-            for c in sorted(snapshot.containers.values(), key=lambda c: c.id) if settled(snapshot, c)]
+    return [
+        _started(snapshot, c, at, CONTAINER_RUNNING, mask)
+        for c in sorted(snapshot.containers.values(), key=lambda c: c.id)
+        if settled(snapshot, c)
+    ]
 
 
 def diff(before: Snapshot, after: Snapshot, at: float, mask: Masker) -> list[Event]:

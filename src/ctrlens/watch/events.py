@@ -20,7 +20,14 @@ PROCESS_STARTED = "process.started"  # a new process in a container seen by an e
 FINDING_NEW = "finding.new"  # an audit finding the container did not have at the previous check
 DRIFT_EXECUTABLE = "drift.executable"  # a new executable file in the container's writable layer
 
-TYPES = (CONTAINER_RUNNING, CONTAINER_STARTED, CONTAINER_STOPPED, PROCESS_STARTED, FINDING_NEW, DRIFT_EXECUTABLE)
+TYPES = (
+    CONTAINER_RUNNING,
+    CONTAINER_STARTED,
+    CONTAINER_STOPPED,
+    PROCESS_STARTED,
+    FINDING_NEW,
+    DRIFT_EXECUTABLE,
+)
 
 _HOSTNAME = os.uname().nodename  # os is already loaded; socket is not
 

@@ -86,13 +86,14 @@ class Watcher:
                 except (CtrlensError, OSError, ValueError) as exc:
                     self._failed(detector.kind, f"{exc} (container {container.short_id})")
                 except Exception as exc:  # noqa: BLE001 - a feature's bug on one container must not end the stream
-                    self._failed(detector.kind, f"internal error {type(exc).__name__} (container {container.short_id})")
+                    self._failed(
+                        detector.kind, f"internal error {type(exc).__name__} (container {container.short_id})"
+                    )
             detector.forget(live)
         for key in [k for k in self._checked if k[1] not in live]:
             del self._checked[key]
         self._baseline &= live
         return events
-
 
     def _failed(self, kind: str, message: str) -> None:
         """Counted; the first failure is said once on stderr (stdout carries only events)."""

@@ -94,8 +94,13 @@ class FilesPanel(Panel):
                 name += " -> " + show(entry.link_target)
             kind = entry.kind + (" (mount)" if entry.is_mount_point else "")
             uid, gid = self.root.owner_in_container(st)
-            table.add_row(name, kind, mem_text(st.st_size) if entry.is_file else "",
-                          stat.filemode(st.st_mode), f"{uid}:{gid}")
+            table.add_row(
+                name,
+                kind,
+                mem_text(st.st_size) if entry.is_file else "",
+                stat.filemode(st.st_mode),
+                f"{uid}:{gid}",
+            )
         table.move_cursor(row=0)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -161,8 +166,11 @@ class FilesPanel(Panel):
 
         where = show(self.preview_path or b"")
         if count:
-            self.note(f"{where}: {count} secret line(s) " + ("REVEALED (v hides)" if self.revealed else
-                                                                  "masked (v reveals)") + "; Esc closes")
+            self.note(
+                f"{where}: {count} secret line(s) "
+                + ("REVEALED (v hides)" if self.revealed else "masked (v reveals)")
+                + "; Esc closes"
+            )
         else:
             self.note(f"{where}: first {PREVIEW_LIMIT // 1024} KiB at most; Esc closes")
         self.query_one("#preview-text", Static).update(shown)
