@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 
+from .accounts import HostAccounts
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
 from .procfs.parse import (
@@ -278,6 +279,11 @@ def scan(host: Host | None = None) -> Snapshot:
     started = time.time()
     proc_dir = host.proc
     processes = read_processes(proc_dir)
+    accounts = HostAccounts(
+        host
+    )  # user names from the host's /etc/passwd (honours --host-root), read on first use
+    for proc in processes.values():
+        proc.accounts = accounts
     host_ns = host.host_namespaces()
     attributor = _Attributor(processes, host_ns)
     containers = attributor.run()

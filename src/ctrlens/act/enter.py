@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 from ..errors import CtrlensError, UsageError
 from ..host import NAMESPACE_TYPES
+from ..linux.process import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
 from ..procfs import ProcHandle
 from . import elf
-from ._sys import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
 
 DEFAULT_NAMESPACES = ("net", "pid", "uts", "ipc")
 # `--ns all`: everything but user (entering a user namespace drops the host privileges the tools need).

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PermissionDenied, ProcessGone
+from ..linux.process import describe_wait_status, pidfd_exit_status
 from ..model import Container, Snapshot
 from ..runtimes.context import CLOCK_TICKS
 from . import signals as sg
-from ._sys import describe_wait_status, pidfd_exit_status
 from .kill import KillPlan, KillTarget
 from .restart import NO
 

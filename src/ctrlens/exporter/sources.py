@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..cgroupfs import CgroupFiles, CgroupMounts, cpu_usage_ns, memory_in_use, read_bytes
 from ..errors import CtrlensError
 from ..host import Host
 from ..model import Container, Snapshot
 from ..mounts import read_mounts, root_fs
 from ..namespaces import namespaces_of
 from ..procfs import CgroupLine, ProcHandle, parse_cgroup, parse_stat, status_ids
-from ..tui.cgroups import CgroupFiles, CgroupMounts, cpu_usage_ns, memory_in_use, read_bytes
 from .catalog import NAMESPACE_TYPES
 
 LabelValues = tuple[str, ...]  # label values after `id`, in the metric's label order

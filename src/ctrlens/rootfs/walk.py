@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ._sys import mount_id, pseudo_fs_name
+from ..linux.fs import mount_id, pseudo_fs_name
 from .entry import Entry
 from .root import ContainerRoot, cpath, list_fd
 from .safeopen import open_dir_at

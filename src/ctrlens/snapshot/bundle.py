@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Self
 
 from ..errors import CtrlensError, UsageError
-from ..output.jsonrecords import dumps_with_records
+from ..jsonrecords import dumps_with_records
 
 MANIFEST = "manifest.json"
 FORMAT = "ctrlens-snapshot/1"
