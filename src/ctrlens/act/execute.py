@@ -184,7 +184,8 @@ def _container_outcome(
     sent_at: int,
 ) -> KillOutcome:
     container = plan.container
-    assert container is not None
+    if container is None:
+        raise ValueError("a container-wide kill plan has no container")
     init = next(((t, r) for t, r in sent if t.container_init), None)
     name = container.display_name
     if init is None:

@@ -24,7 +24,8 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
     name = plan.signal_name
     container = plan.container
     if plan.scope in ("container", "all"):
-        assert container is not None
+        if container is None:
+            raise ValueError(f"a {plan.scope!r} kill plan has no container")
         init = plan.init_target
         others = [t for t in plan.targets if not t.container_init]
         if init is None:

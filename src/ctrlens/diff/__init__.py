@@ -72,7 +72,8 @@ def diff_container(
 def _overlay(
     container: Container, where: RootLocation, style: str, hash: bool, progress: Progress | None
 ) -> DiffResult:
-    assert where.upper is not None
+    if where.upper is None:
+        raise ValueError("an overlay diff needs the container's upper directory")
     result = DiffResult(
         container.id,
         container.name,

@@ -76,7 +76,8 @@ class _QuietHandler(WSGIRequestHandler):
 def serve(address: ListenAddress, app: Callable[..., Iterable[bytes]]) -> _Server:
     """A started server (in a background thread); the caller waits on it and calls `shutdown()`."""
     server_class = type("Server", (_Server,), {"address_family": address.family})
-    host = address.host or ("::" if address.family == socket.AF_INET6 else "0.0.0.0")
+    # "" is every interface, chosen explicitly by the operator (--listen :9100); the default is loopback.
+    host = address.host or ("::" if address.family == socket.AF_INET6 else "0.0.0.0")  # noqa: S104
     server = make_server(host, address.port, app, server_class=server_class, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="ctrlens-http", daemon=True)
     thread.start()

@@ -55,7 +55,9 @@ def verify_bundle(path: str) -> Verification:
                     result.problems.append(f"{_show(info.name)}: not a regular file in the archive")
                     continue
                 source = tar.extractfile(info)
-                assert source is not None
+                if source is None:  # isfile() was checked: the archive lies about this member
+                    result.problems.append(f"{_show(info.name)}: unreadable in the archive")
+                    continue
                 digest = hashlib.sha256()
                 size = 0
                 while chunk := source.read(_CHUNK):
@@ -65,7 +67,9 @@ def verify_bundle(path: str) -> Verification:
                         raise ValueError("manifest.json is implausibly large")
                 if info.name == MANIFEST:
                     source = tar.extractfile(info)
-                    assert source is not None
+                    if source is None:
+                        result.problems.append(f"{MANIFEST}: unreadable in the archive")
+                        continue
                     result.manifest = json.loads(source.read())
                     continue
                 if info.name in digests:

@@ -47,7 +47,8 @@ class DetailScreen(Screen[None]):
         self.top = top
         self.row = row
         self.snapshot = top.snapshot
-        assert self.snapshot is not None
+        if self.snapshot is None:
+            raise RuntimeError("detail view opened before the first scan")
         self.target = target_of(self.snapshot, row)
         self.gone = self.target is None
 
