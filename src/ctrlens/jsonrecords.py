@@ -15,9 +15,13 @@ def _line(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+def _ascii_line(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
 def dumps_with_records(data: dict[str, Any], *, ascii: bool = False) -> str:
     """`data` as JSON: scalars and small values indented by key, lists of dicts one record a line."""
-    dump = (lambda v: json.dumps(v, default=str)) if ascii else _line
+    dump = _ascii_line if ascii else _line
     parts = []
     for key, value in data.items():
         name = json.dumps(key, ensure_ascii=ascii)

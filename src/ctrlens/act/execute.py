@@ -217,7 +217,8 @@ def _container_outcome(
             again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
         if (
-            new_init
+            again is not None
+            and new_init
             and new_init != target.pid
             and _started_since(snapshot, new_init, sent_at, target.namespace_init)
         ):

@@ -75,14 +75,14 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
             f"process {target.pid} keeps running ({sg.describe_effect(target.effect, plan.signal)})"
         )
     elif container is not None:
-        init = container.init_pid
+        init_pid = container.init_pid
         plan.summary = (
-            f"only process {target.pid} {verb}; the container keeps running (its init, pid {init}, is "
+            f"only process {target.pid} {verb}; the container keeps running (its init, pid {init_pid}, is "
             "not signalled)"
         )
-        if proc is not None and proc.ppid == init:
+        if proc is not None and proc.ppid == init_pid:
             plan.notes.append(
-                f"its parent is the container's init (pid {init}): if the init exits when its child "
+                f"its parent is the container's init (pid {init_pid}): if the init exits when its child "
                 "does (a shell waiting on it), the container ends too"
             )
     else:

@@ -86,8 +86,8 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
             facts.pid,
         )
     if has_proc:
-        writable = []
-        evidence = []
+        writable: list[str] = []
+        evidence: list[str] = []
         for path in READONLY_PATHS:
             if not ctx.host_has(path):
                 continue
