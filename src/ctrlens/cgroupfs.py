@@ -177,6 +177,21 @@ class CgroupMounts:
             )
         return CgroupFiles(cpu, cpu_version if cpu else None, None, None, None, None)
 
+    def value_files(
+        self, lines: list[CgroupLine], fallback_path: str, controller: str, name: str
+    ) -> list[str]:
+        """Where a process's `controller` file `name` (pids.max…) may be, in order: its v1 hierarchy, else the
+        v2 tree (`fallback_path` when `lines` is empty)."""
+        candidates = []
+        for line in lines:
+            if line.hierarchy and controller in line.controllers.split(",") and controller in self.v1:
+                candidates.append(f"{self.v1[controller]}{line.path.rstrip('/')}/{name}")
+            elif line.hierarchy == 0 and self.v2:
+                candidates.append(f"{self.v2}{line.path.rstrip('/')}/{name}")
+        if not lines and self.v2:
+            candidates.append(f"{self.v2}{fallback_path.rstrip('/')}/{name}")
+        return candidates
+
     def _v1_file(self, controller: str, paths: dict[str, str], name: str) -> str | None:
         mount = self.v1.get(controller)
         path = paths.get(controller)
