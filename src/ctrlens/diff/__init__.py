@@ -73,7 +73,7 @@ def _overlay(
     container: Container, where: RootLocation, style: str, hash: bool, progress: Progress | None
 ) -> DiffResult:
     if where.upper is None:
-        raise ValueError("an overlay diff needs the container's upper directory")
+        raise CtrlensError(f"{container.display_name}: no writable layer found")
     result = DiffResult(
         container.id,
         container.name,
