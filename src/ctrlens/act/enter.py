@@ -291,9 +291,9 @@ def _exec(plan: ExecPlan, fds: dict[str, int], env: dict[str, str], errfd: int) 
     argv = plan.argv
     try:
         if not plan.in_mount_namespace:
-            os.execve(plan.executable, argv, env)  # noqa: S606 - runs the program the user named, by design
+            os.execve(plan.executable, argv, env)  # noqa: S606 - the host program, by design
         elif plan.kind == elf.STATIC:
-            os.execve(fds["exe"], argv, env)  # noqa: S606 - the user-named program, through its host fd
+            os.execve(fds["exe"], argv, env)  # noqa: S606
         else:
             root = f"/proc/self/fd/{fds['root']}"
             if not os.path.isdir(root):
@@ -313,7 +313,7 @@ def _exec(plan: ExecPlan, fds: dict[str, int], env: dict[str, str], errfd: int) 
                 f"/proc/self/fd/{fds['exe']}",
                 *argv[1:],
             ]
-            os.execve(fds["loader"], loader_argv, env)  # noqa: S606 - the host loader running the user-named program
+            os.execve(fds["loader"], loader_argv, env)  # noqa: S606
     except OSError as exc:
         code = "127" if exc.errno == 2 else "126"
         _fail(errfd, code, f"{plan.executable}: {exc.strerror}")
