@@ -13,7 +13,14 @@ NAME = "watch"
 ORDER = 61
 HELP = "stream container events as NDJSON: started, stopped, new processes, findings, executables"
 DESCRIPTION = """\
-Polls /proc every --interval seconds and writes one JSON object a line to stdout, flushed at once:
+Writes one JSON object a line to stdout, flushed at once. Two modes (--mode; stderr says which one runs):
+
+  kernel  subscribes to the kernel's process events connector (netlink, fork/exec/exit; root or
+          CAP_NET_ADMIN, no driver, no eBPF): container starts and stops arrive in milliseconds, an exec
+          in a container triggers a rescan; a full rescan every --rescan seconds is the safety net
+  poll    scans /proc every --interval seconds (the fallback when the connector is unavailable)
+
+Events:
 
   container.started   a container appeared (its init process, start time, process count)
   container.stopped   a container left (a restart between two polls is a stop and a start)
@@ -23,8 +30,10 @@ Polls /proc every --interval seconds and writes one JSON object a line to stdout
   container.running   with --initial: each container present when watch starts
 
 Every event has "ts" (RFC 3339 UTC), "type", "host" and "container" {id, name, runtime, image, pod,
-namespace}. Events of one poll come in order: stops, starts, processes, findings, executables.
-A process that starts and exits between two polls is not seen: lower --interval to see shorter ones.
+namespace}, and "source": "kernel" (told by a process event) or "scan" (found by a scan of /proc).
+Events of one scan come in order: stops, starts, processes, findings, executables.
+A process that starts and exits between two scans is not seen as process.started; in kernel mode a
+container's start and stop are seen however short it lives.
 """
 EPILOG = """\
 examples:
@@ -44,7 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_seconds(0.1),
         default=2.0,
         metavar="SECONDS",
-        help="seconds between two polls of /proc (default 2)",
+        help="poll mode: seconds between two scans of /proc (default 2)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("auto", "kernel", "poll"),
+        default=os.environ.get("CTRLENS_WATCH_MODE") or "auto",
+        help="kernel: process events (exit 5 when refused); poll: scan every --interval; "
+        "auto (default, or $CTRLENS_WATCH_MODE): kernel when the connector answers, else poll",
+    )
+    parser.add_argument(
+        "--rescan",
+        type=_seconds(1.0),
+        default=30.0,
+        metavar="SECONDS",
+        help="kernel mode: seconds between two full scans of /proc, the safety net (default 30)",
     )
     parser.add_argument(
         "--slow-interval",
@@ -122,6 +145,24 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
+    accept = (lambda e: e.type in wanted) if wanted else None
+    connector = _connector(args.mode, host, ctx, args.interval)
+    if connector is not None:
+        from ..watch.kernel import KernelWatcher
+        from ..watch.kernel import run as run_kernel
+
+        ctx.error(f"watch: kernel process events (netlink connector); a full rescan every {args.rescan:g}s")
+        run_kernel(
+            KernelWatcher(watcher, connector, warn=ctx.error),
+            write,
+            rescan=args.rescan,
+            initial=args.initial,
+            stop=stop,
+            max_events=args.count,
+            duration=args.duration,
+            accept=accept,
+        )
+        return 0
     run_loop(
         watcher,
         write,
@@ -130,9 +171,33 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         stop=stop,
         max_events=args.count,
         duration=args.duration,
-        accept=(lambda e: e.type in wanted) if wanted else None,
+        accept=accept,
     )
     return 0
+
+
+def _connector(mode: str, host: Any, ctx: Any, interval: float) -> Any:
+    """The process events subscription, or None for poll mode (said once on stderr, with the reason)."""
+    if mode == "poll":
+        ctx.error(f"watch: polling /proc every {interval:g}s (--mode poll)")
+        return None
+    from ..errors import PermissionDenied
+    from ..linux.proc_events import ProcConnector
+
+    if not host.is_live:
+        reason = "--host-root is not the live host's /proc"
+        if mode == "kernel":
+            raise PermissionDenied(f"kernel mode: {reason}")
+        ctx.error(f"watch: polling /proc every {interval:g}s ({reason})")
+        return None
+    try:
+        return ProcConnector.open()
+    except OSError as exc:
+        reason = f"process events connector unavailable: {exc.strerror or exc}"
+        if mode == "kernel":
+            raise PermissionDenied(f"kernel mode: {reason} (needs root or CAP_NET_ADMIN)") from None
+        ctx.error(f"watch: polling /proc every {interval:g}s ({reason})")
+        return None
 
 
 def _host_name(path: str) -> str | None:

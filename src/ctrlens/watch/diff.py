@@ -15,16 +15,27 @@ from .events import CONTAINER_RUNNING, CONTAINER_STARTED, CONTAINER_STOPPED, PRO
 Masker = Callable[[list[str]], list[str]]  # hides secrets in a command line before it is written out
 
 # An OCI runtime mid-`create` sits in the new cgroup before it execs the container's command.
-_RUNTIME_HELPERS = frozenset({"runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]", "crun", "youki"})
+RUNTIME_HELPERS = frozenset({"runc", "runc:[0:PARENT]", "runc:[1:CHILD]", "runc:[2:INIT]", "crun", "youki"})
+
+
+# Engine commands that run in a stopped container's cgroup from the host's pid namespace (podman's exit
+# command `podman container cleanup`, run by conmon): not the container starting again.
+ENGINE_HELPERS = frozenset({"podman", "conmon"})
 
 
 def settled(snapshot: Snapshot, container: Container) -> bool:
-    """False while the container's init is still the runtime setting it up: its start is seen a poll later."""
+    """False while the container's init is still the runtime setting it up (its start is seen a poll later),
+    or is the engine cleaning up after it."""
     init = snapshot.processes.get(container.init_pid) if container.init_pid is not None else None
-    return init is not None and init.comm not in _RUNTIME_HELPERS
+    if init is None or init.comm in RUNTIME_HELPERS:
+        return False
+    if init.cmdline[1:2] == ["init"] and init.cmdline[0].rsplit("/", 1)[-1] in RUNTIME_HELPERS:
+        return False  # `runc init` before it renames itself (comm "exe": /proc/self/exe)
+    host_pid_ns = snapshot.host_namespaces.get("pid")
+    return not (init.comm in ENGINE_HELPERS and host_pid_ns is not None and init.pid_ns == host_pid_ns)
 
 
-def _instance(snapshot: Snapshot, container: Container) -> tuple[str, int | None]:
+def instance_key(snapshot: Snapshot, container: Container) -> tuple[str, int | None]:
     init = snapshot.processes.get(container.init_pid) if container.init_pid is not None else None
     return (container.id, init.start_ticks if init else None)
 
@@ -40,7 +51,7 @@ def process_detail(snapshot: Snapshot, proc: Process, mask: Masker) -> dict[str,
     }
 
 
-def _started(snapshot: Snapshot, container: Container, at: float, kind: str, mask: Masker) -> Event:
+def started_event(snapshot: Snapshot, container: Container, at: float, kind: str, mask: Masker) -> Event:
     init = snapshot.processes.get(container.init_pid) if container.init_pid is not None else None
     detail: dict[str, object] = {"started": container.started, "processes": len(container.pids)}
     detail["process"] = process_detail(snapshot, init, mask) if init else None
@@ -50,22 +61,23 @@ def _started(snapshot: Snapshot, container: Container, at: float, kind: str, mas
 def inventory(snapshot: Snapshot, at: float, mask: Masker) -> list[Event]:
     """`container.running` for every container: the state a consumer starts from (--initial)."""
     return [
-        _started(snapshot, c, at, CONTAINER_RUNNING, mask)
+        started_event(snapshot, c, at, CONTAINER_RUNNING, mask)
         for c in sorted(snapshot.containers.values(), key=lambda c: c.id)
         if settled(snapshot, c)
     ]
 
 
 def diff(before: Snapshot, after: Snapshot, at: float, mask: Masker) -> list[Event]:
-    old = {_instance(before, c): c for c in before.containers.values() if settled(before, c)}
-    new = {_instance(after, c): c for c in after.containers.values() if settled(after, c)}
+    old = {instance_key(before, c): c for c in before.containers.values() if settled(before, c)}
+    new = {instance_key(after, c): c for c in after.containers.values() if settled(after, c)}
     events: list[Event] = []
     for key in sorted(old.keys() - new.keys(), key=str):
         container = old[key]
         detail = {"started": container.started, "init_pid": container.init_pid}
-        events.append(Event(CONTAINER_STOPPED, at, identity(container), detail))
+        events.append(Event(CONTAINER_STOPPED, at, identity(container), detail, instance=key))
     for key in sorted(new.keys() - old.keys(), key=str):
-        events.append(_started(after, new[key], at, CONTAINER_STARTED, mask))
+        events.append(started_event(after, new[key], at, CONTAINER_STARTED, mask))
+        events[-1].instance = key
     known_procs = {(p.pid, p.start_ticks) for p in before.processes.values()}
     for key in sorted(new.keys() & old.keys(), key=str):
         container = new[key]

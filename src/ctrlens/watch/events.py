@@ -47,6 +47,10 @@ class Event:
     at: float  # epoch seconds of the poll that saw it
     container: dict[str, Any]
     detail: dict[str, Any] = field(default_factory=dict)
+    source: str = "scan"  # "kernel": told by a process event; "scan": found by a scan of /proc
+    instance: tuple[str, int | None] | None = field(
+        default=None, compare=False
+    )  # (id, init start) of starts/stops
 
     def to_dict(self, host: str | None = None) -> dict[str, Any]:
         return {
@@ -54,5 +58,6 @@ class Event:
             "type": self.type,
             "host": host or _HOSTNAME,
             "container": self.container,
+            "source": self.source,
             **self.detail,
         }

@@ -52,6 +52,11 @@ class Watcher:
         self._baseline: set[str] = set()  # containers present at the first poll
         self.detector_errors = 0  # checks that failed (counted, not fatal: the next check tries again)
 
+    @property
+    def last(self) -> Snapshot | None:
+        """The latest scan."""
+        return self._last
+
     def first(self, *, initial: bool) -> list[Event]:
         """The first poll: the baseline; with `initial`, a `container.running` event per container."""
         now = time.time()
