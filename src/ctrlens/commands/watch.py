@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_seconds(1.0),
         default=30.0,
         metavar="SECONDS",
-        help="kernel mode: seconds between two full scans of /proc, the safety net (default 30)",
+        help="kernel mode: seconds between two full scans of /proc, the safety net (default 30; at most --slow-interval)",
     )
     parser.add_argument(
         "--slow-interval",

@@ -22,14 +22,16 @@ from typing import Any
 
 from ..host import Host
 from ..linux.proc_events import PROC_EVENT_EXEC, PROC_EVENT_EXIT, PROC_EVENT_FORK, ProcConnector, ProcEvent
-from ..model import Container, Pod, Process, Snapshot
-from ..procfs.parse import parse_status, status_ids
+from ..model import ROLE_SHIM, Container, Pod, Process, Snapshot
+from ..procfs.parse import cgroup_paths, parse_cgroup, parse_status, status_ids
 from ..runtimes import MetaContext, enrich, match_cgroup_path
+from ..runtimes.shims import shim_signal
 from ..scanner import read_process
 from . import diff
 from .events import CONTAINER_STARTED, CONTAINER_STOPPED, Event
 from .loop import Watcher, Write
 
+MIN_GAP = 1.0  # seconds from the start of one rescan to the start of the next (a burst asks for many)
 COALESCE = 0.1  # seconds from the first event that asks for a rescan to the rescan: a burst needs one
 _MAX_TRACKED = (
     65536  # fork records kept for processes in container cgroups (bounded: a fork storm is not ours)
@@ -77,6 +79,7 @@ class _Rescanner(threading.Thread):
                 self.out.put(_Item(None, None, failure=exc))
                 return
             self.out.put(_Item(None, None, scan=(events, began, self.watcher.last)))
+            self.halt.wait(max(0.0, MIN_GAP - (time.time() - began)))  # a burst: scans, not a scan loop
 
 
 class _Reader(threading.Thread):
@@ -101,8 +104,21 @@ class _Reader(threading.Thread):
             for event in events:
                 proc = None
                 if event.what in (PROC_EVENT_FORK, PROC_EVENT_EXEC) and event.pid == event.tid:
-                    proc = read_process(self.proc_dir, event.pid)
+                    proc = self._read(event.pid)
                 self.out.put(_Item(event, proc))
+
+    def _read(self, pid: int) -> Process | None:
+        """The process, when its cgroup names a container: one small read for the host's own processes (most
+        forks), so the reader keeps up with a burst while the container's short-lived processes still exist."""
+        try:
+            with open(f"{self.proc_dir}/{pid}/cgroup", "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        paths = cgroup_paths(parse_cgroup(raw))
+        if not any(match_cgroup_path(path) for path in paths):
+            return None
+        return read_process(self.proc_dir, pid)
 
 
 def read_nspid(proc_dir: str, pid: int) -> list[int] | None:
@@ -153,7 +169,6 @@ class KernelWatcher:
         self._inits: dict[int, _Instance] = {}  # init pid -> running instance (from scans and events)
         self._reported_starts: dict[tuple[str, int | None], float] = {}
         self._reported_stops: dict[tuple[str, int | None], float] = {}
-        self._meta: MetaContext | None = None
         self.overruns = 0
         self.rescan_due: float | None = None
 
@@ -193,7 +208,6 @@ class KernelWatcher:
         """Known inits from the scan; instances the events started before it that it no longer has: stopped."""
         if snapshot is None:
             return []
-        self._meta = MetaContext(self.host, snapshot.processes)
         now = time.time()
         live: dict[int, _Instance] = {}
         for container in snapshot.containers.values():
@@ -284,10 +298,12 @@ class KernelWatcher:
         )
         if not diff.settled(snapshot, container):
             return []  # the runtime still setting it up, or the engine cleaning up after it
-        if self._meta is not None:
-            enrich(container, self._meta)
+        if last is not None:
+            # A fresh context: its file cache must not hold the runtime's listing from before this container.
+            meta = self._meta_for(proc, last)
+            enrich(container, meta)
             if container.started is None:
-                container.started = self._meta.process_start_iso(proc)
+                container.started = meta.process_start_iso(proc)
         key = (cid, proc.start_ticks)
         self._inits[proc.pid] = _Instance(key, container.started, container.brief(), since=now)
         self._reported_starts[key] = now
@@ -295,6 +311,24 @@ class KernelWatcher:
         started.source = "kernel"
         started.instance = key
         return [started]
+
+    def _meta_for(self, proc: Process, last: Snapshot) -> MetaContext:
+        """The runtimes' file locations as the scan finds them: daemons' command lines, and the new container's
+        own monitor (its parent: conmon names podman's storage root, lxc-monitor LXC's path)."""
+        meta = MetaContext(self.host, last.processes)
+        parents = [p for p in last.processes.values() if p.role == ROLE_SHIM]
+        parent = read_process(self.host.proc, proc.ppid)
+        if parent is not None:
+            parents.append(parent)
+        for shim in parents:
+            signal = shim_signal(shim.cmdline, shim.comm)
+            if signal is None:
+                continue
+            if signal.kind == "lxc-monitor" and signal.state_path:
+                meta.dirs.add("lxc_paths", signal.state_path)
+            if signal.kind == "conmon" and signal.bundle and "/overlay-containers/" in signal.bundle:
+                meta.dirs.add("containers_storage", signal.bundle.split("/overlay-containers/")[0])
+        return meta
 
     def _stopped(self, inst: _Instance, pid: int, now: float) -> Event:
         self._reported_stops[inst.key] = now
@@ -338,6 +372,7 @@ def run(
                 return False
         return True
 
+    rescan = min(rescan, watcher.watcher.slow_interval)  # the detectors' checks need a scan to run on
     sys.setswitchinterval(0.001)  # the event thread waits less for the GIL while a rescan runs
     try:
         if not emit(watcher.first(initial=initial)):
