@@ -29,7 +29,8 @@ examples:
 EPILOG = """\
 JSON keys (one record per container): container, fingerprint_scope (host: stable on this host; run: this
 report only), secrets (source, name, rule, length, fingerprint, detail, pids, readers (kind, name, uid,
-container_id, why)), processes_read, processes_gone, processes_denied.
+container_id, why)), processes_read, processes_gone, processes_denied, truncated (source, name, length,
+scanned: values longer than the scan reads, 16384 characters each, 4096 arguments a command line).
 Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy).
 """
 
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if denied:
         ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
 
+    cut = sum(len(r.truncated) for r in reports)
+    if cut:
+        ctx.error(f"note: {cut} value(s) were longer than the scan reads and were scanned only in part "
+                  "(see 'truncated' in -o json)")  # fmt: skip
     records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
     if args.output == "sarif":
         from ..output.sarif import write_sarif

@@ -26,7 +26,7 @@ from ..secrets.fingerprint import KEY_PATH
 from .bundle import BundleWriter
 from .net import INET_FILES, parse_inet, parse_unix
 from .procinfo import process_tree, read_process
-from .redact import Redactor
+from ..secrets.redact import Redactor
 
 Progress = Callable[..., None]  # progress(stage, count=None, total=None)
 
