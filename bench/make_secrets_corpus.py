@@ -846,7 +846,10 @@ def secrets_structured() -> None:
     add(
         "secret-name",
         ("DOCKER_AUTH_CONFIG", json.dumps({"auths": {"registry.example.com": {"auth": auth}}})),
-        ("CONFIG_JSON", json.dumps({"db": {"host": "db", "port": 5432, "password": password()}, "debug": False})),
+        (
+            "CONFIG_JSON",
+            json.dumps({"db": {"host": "db", "port": 5432, "password": password()}, "debug": False}),
+        ),
         ("APP_CONFIG", json.dumps({"smtp": {"user": "mailer", "pass": rnd(14)}, "log": "info"})),
         ("SETTINGS", json.dumps([{"name": "primary", "secret": rnd(24)}])),
         ("PGPASS", f"db.example.com:5432:app:app:{rnd(14)}"),
@@ -880,13 +883,21 @@ def harmless_structured() -> None:
         ("TIME_FORMAT", "%H:%M:%S"),
         (
             "APP_CONFIG_B64",
-            base64.b64encode(json.dumps({"region": "eu-west-1", "replicas": 3, "tier": "web"}).encode()).decode(),
+            base64.b64encode(
+                json.dumps({"region": "eu-west-1", "replicas": 3, "tier": "web"}).encode()
+            ).decode(),
         ),
         ("LOGGING_CONF_B64", base64.b64encode(b"[loggers]\nkeys=root\n[handler]\nlevel=INFO\n").decode()),
-        ("NGINX_CONF_B64", base64.b64encode(b"server {\n  listen 80;\n  root /usr/share/nginx;\n}\n").decode()),
+        (
+            "NGINX_CONF_B64",
+            base64.b64encode(b"server {\n  listen 80;\n  root /usr/share/nginx;\n}\n").decode(),
+        ),
         ("RECAPTCHA_SITE_KEY", "6L" + rnd(38, ALNUM + "-_")),
         ("NEXT_PUBLIC_RECAPTCHA", "6L" + rnd(38, ALNUM + "-_")),
-        ("MAPBOX_TOKEN", "pk." + jwt({"u": "demo", "a": rnd(10)}).split(".", 1)[1].rsplit(".", 1)[0] + "." + rnd(22)),
+        (
+            "MAPBOX_TOKEN",
+            "pk." + jwt({"u": "demo", "a": rnd(10)}).split(".", 1)[1].rsplit(".", 1)[0] + "." + rnd(22),
+        ),
         ("MAPBOX_ACCESS_TOKEN", "pk.eyJ1Ijoi" + rnd(40) + "." + rnd(22, ALNUM + "-_")),
     )
     add("secret-name", ("RECAPTCHA_SECRET_KEY", "6L" + rnd(38, ALNUM + "-_")))

@@ -10,16 +10,15 @@ import pytest
 
 from ctrlens.host import Host
 from ctrlens.scanner import scan
-from ctrlens.watch import diff
-from ctrlens.watch.events import TYPES, Event, timestamp
 from ctrlens.secrets import Fingerprinter
 from ctrlens.secrets.redact import Redactor
+from ctrlens.watch import diff
+from ctrlens.watch.events import TYPES, Event, timestamp
+from tests.fixtures.proctree import FakeProcess, HostTree, shim_v2, v1
 
 
 def argv_masker():
     return Redactor(Fingerprinter.for_run()).cached_argv
-from tests.fixtures.proctree import FakeProcess, HostTree, shim_v2, v1
-
 
 
 def keep(argv: list[str]) -> list[str]:

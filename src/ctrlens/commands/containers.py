@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers"
     )
     parser.add_argument(
-        "--reveal", action="store_true", help="show secrets in command lines and labels instead of redacting them"
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
     )
     add_output_option(parser)
 

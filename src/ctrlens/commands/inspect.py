@@ -25,7 +25,9 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID")
     parser.add_argument(
-        "--reveal", action="store_true", help="show secrets in command lines and labels instead of redacting them"
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
     )
     add_output_option(parser)
 

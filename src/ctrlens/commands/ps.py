@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--host-only", action="store_true", help="only host processes (not in any container)")
     parser.add_argument("--forest", action="store_true", help="show the process tree, annotated")
     parser.add_argument(
-        "--reveal", action="store_true", help="show secrets in command lines and labels instead of redacting them"
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
     )
     add_output_option(parser)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import names, providers, values
 
@@ -71,8 +72,14 @@ def _by_format(name: str, value: str) -> Detection | None:
         best = formats[0]
         # A private key's header is the same in every key: fingerprint the key itself.
         return Detection(best.rule, value if best.rule == "private-key" else best.secret)
-    passwords = values.url_passwords(value)
+    passwords = _url_passwords(value)
     return Detection("url-password", passwords[0]) if passwords else None
+
+
+@lru_cache(maxsize=1024)
+def _url_passwords(value: str) -> tuple[str, ...]:
+    # Cached: a container's processes inherit one environment, so the same values come back per process.
+    return tuple(values.url_passwords(value))
 
 
 def _named(name: str, value: str) -> Detection | None:

@@ -21,6 +21,19 @@ SOURCE_CMDLINE = "cmdline"
 # limit is reported (`Truncation`), and redaction hides it (it was not judged).
 SCAN_LIMIT = 16 * 1024  # characters of one value (a PEM key is ~3 kB, a service-account JWT ~1 kB)
 ARG_LIMIT = 4096  # arguments of one command line
+BUDGET = 64 * 1024  # characters judged per process and source (environ, cmdline): values past it are not read
+
+
+def scan_lengths(values: list[str]) -> list[int]:
+    """How much of each value the detectors read: SCAN_LIMIT each, BUDGET in all (in order)."""
+    left = BUDGET
+    lengths = []
+    for value in values:
+        n = min(len(value), SCAN_LIMIT, left)
+        left -= n
+        lengths.append(n)
+    return lengths
+
 
 Fingerprint = Callable[[str], str]
 
@@ -70,7 +83,8 @@ class Truncation:
     @property
     def note(self) -> str:
         unit = "arguments" if self.name == "argv" else "chars"
-        return f"{self.source} {self.name}: {self.length} {unit}, truncated at {self.scanned} for scanning"
+        why = f"truncated at {self.scanned}" if self.scanned else f"not read (past the {BUDGET}-char budget)"
+        return f"{self.source} {self.name}: {self.length} {unit}, {why} for scanning"
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "name": self.name, "length": self.length, "scanned": self.scanned}
@@ -78,11 +92,17 @@ class Truncation:
 
 def truncations(environ: list[tuple[str, str]], argv: list[str]) -> list[Truncation]:
     """What the limits cut from one process's environment and command line."""
-    found = [Truncation(SOURCE_ENVIRON, n, len(v), SCAN_LIMIT) for n, v in environ if len(v) > SCAN_LIMIT]
+    env_read = scan_lengths([v for _, v in environ])
+    found = [
+        Truncation(SOURCE_ENVIRON, n, len(v), r)
+        for (n, v), r in zip(environ, env_read, strict=True)
+        if len(v) > r
+    ]
+    args = argv[:ARG_LIMIT]
     found += [
-        Truncation(SOURCE_CMDLINE, f"argv[{i}]", len(a), SCAN_LIMIT)
-        for i, a in enumerate(argv[:ARG_LIMIT])
-        if len(a) > SCAN_LIMIT
+        Truncation(SOURCE_CMDLINE, f"argv[{i}]", len(a), r)
+        for i, (a, r) in enumerate(zip(args, scan_lengths(args), strict=True))
+        if len(a) > r
     ]
     if len(argv) > ARG_LIMIT:
         found.append(Truncation(SOURCE_CMDLINE, "argv", len(argv), ARG_LIMIT))
@@ -92,8 +112,11 @@ def truncations(environ: list[tuple[str, str]], argv: list[str]) -> list[Truncat
 def judge_environ(pairs: list[tuple[str, str]], fingerprint: Fingerprint) -> list[Finding | None]:
     """One verdict per pair, in order: a name may appear twice in an environ block with different values."""
     verdicts: list[Finding | None] = []
-    for name, value in pairs:
-        detection = _guarded(classify, SOURCE_ENVIRON, name, name[-SCAN_LIMIT:], value[:SCAN_LIMIT])
+    for (name, value), length in zip(pairs, scan_lengths([v for _, v in pairs]), strict=True):
+        if not length:
+            verdicts.append(None)  # past the budget: not judged (`truncations` reports it, `redact` hides it)
+            continue
+        detection = _guarded(classify, SOURCE_ENVIRON, name, name[-SCAN_LIMIT:], value[:length])
         verdicts.append(
             None if detection is None else _finding(SOURCE_ENVIRON, name, value, detection, fingerprint)
         )
@@ -124,7 +147,8 @@ def scan_argv(argv: list[str], fingerprint: Fingerprint) -> list[Finding]:
 def locate_argv(argv: list[str], fingerprint: Fingerprint) -> list[Located]:
     """`scan_argv`, with the argument each finding sits in. Reads at most ARG_LIMIT arguments of SCAN_LIMIT
     characters each (see `truncations`)."""
-    args = [a[:SCAN_LIMIT] for a in argv[:ARG_LIMIT]]
+    args = argv[:ARG_LIMIT]
+    args = [a[:n] for a, n in zip(args, scan_lengths(args), strict=True)]
     return _unique(_locate(args, fingerprint, bare=True))
 
 

@@ -16,6 +16,7 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A token starts where no token character precedes it.
 _B = r"(?<![A-Za-z0-9])"
@@ -28,7 +29,10 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("aws-access-key", re.compile(_B + r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")),
-    ("github-token", re.compile(_B + r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}|github_pat_[A-Za-z0-9_]{60,90}")),
+    (
+        "github-token",
+        re.compile(_B + r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}|github_pat_[A-Za-z0-9_]{60,90}"),
+    ),
     (
         "gitlab-token",
         re.compile(
@@ -40,7 +44,8 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "slack-token",
         re.compile(
-            _B + r"xox[abposr]-(?:\d{1,20}-){1,8}[a-z0-9]{1,128}|xapp-\d-[A-Z0-9]{1,64}-\d{1,20}-[a-z0-9]{1,128}"
+            _B
+            + r"xox[abposr]-(?:\d{1,20}-){1,8}[a-z0-9]{1,128}|xapp-\d-[A-Z0-9]{1,64}-\d{1,20}-[a-z0-9]{1,128}"
             r"|https://hooks\.slack\.com/services/T[a-zA-Z0-9_]{1,64}/B[a-zA-Z0-9_]{1,64}/[a-zA-Z0-9_]{1,128}",
             re.IGNORECASE,
         ),
@@ -61,7 +66,9 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("sendgrid-key", re.compile(_B + r"SG\.[a-zA-Z0-9_-]{22}\.[a-zA-Z0-9_-]{43}")),
     (
         "npm-token",
-        re.compile(_B + r"npm_[A-Za-z0-9]{36}|//[^\s/]{1,256}/:_authToken=\s{0,8}(?:npm_\S{1,256}|[A-Fa-f0-9-]{36})"),
+        re.compile(
+            _B + r"npm_[A-Za-z0-9]{36}|//[^\s/]{1,256}/:_authToken=\s{0,8}(?:npm_\S{1,256}|[A-Fa-f0-9-]{36})"
+        ),
     ),
     ("pypi-token", re.compile(r"pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{70,}+")),
     (
@@ -78,11 +85,16 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("mailchimp-key", re.compile(r"(?<![0-9a-z])[0-9a-z]{32}-us[0-9]{1,2}(?![0-9])")),
     (
         "discord-token",
-        re.compile(r"(?<![A-Za-z0-9_-])[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}(?![A-Za-z0-9_-])"),
+        re.compile(
+            r"(?<![A-Za-z0-9_-])[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}(?![A-Za-z0-9_-])"
+        ),
     ),
     ("telegram-token", re.compile(r"(?<!\d)\d{8,10}:[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
     ("square-oauth", re.compile(r"sq0csp-[0-9A-Za-z\\_-]{43}")),
-    ("artifactory-token", re.compile(r"(?<![^\s=:\"'])(?:AKC[a-zA-Z0-9]{10,}+|AP[\dABCDEF][a-zA-Z0-9]{8,}+)(?=[\s\"']|$)")),
+    (
+        "artifactory-token",
+        re.compile(r"(?<![^\s=:\"'])(?:AKC[a-zA-Z0-9]{10,}+|AP[\dABCDEF][a-zA-Z0-9]{8,}+)(?=[\s\"']|$)"),
+    ),
     (
         "ibm-cloud-key",
         re.compile(r"https?://api\.softlayer\.com/soap/(?:v3|v3\.1)/[a-z0-9]{64}(?![a-z0-9])", re.IGNORECASE),
@@ -175,6 +187,20 @@ MIN_FORMAT_LENGTH = 11  # the shortest token any format matches (Artifactory's A
 
 def find_formats(name: str, value: str) -> list[FormatMatch]:
     """Every known token format in `value`, most specific first (a private key before anything inside it)."""
+    matches = list(_value_formats(value))
+    seen = {(m.rule, m.secret) for m in matches}
+    if name:
+        tail = name[-_NAME_SPAN:]
+        stripped = value.strip().strip("\"'")
+        for rule_id, name_pattern, value_pattern in _NAMED:
+            if value_pattern.fullmatch(stripped) and name_pattern.search(tail):
+                _add(matches, seen, rule_id, stripped)
+    return matches
+
+
+@lru_cache(maxsize=1024)
+def _value_formats(value: str) -> tuple[FormatMatch, ...]:
+    """The formats found in the value alone. Cached: a container's processes inherit one environment."""
     matches: list[FormatMatch] = []
     seen: set[tuple[str, str]] = set()
     for rule_id, pattern in _FORMATS if len(value) >= MIN_FORMAT_LENGTH else ():
@@ -183,13 +209,7 @@ def find_formats(name: str, value: str) -> list[FormatMatch]:
         for m in pattern.finditer(value):
             secret = value if rule_id == "private-key" else m.group(0)
             _add(matches, seen, rule_id, secret)
-    if name:
-        tail = name[-_NAME_SPAN:]
-        stripped = value.strip().strip("\"'")
-        for rule_id, name_pattern, value_pattern in _NAMED:
-            if value_pattern.fullmatch(stripped) and name_pattern.search(tail):
-                _add(matches, seen, rule_id, stripped)
-    return matches
+    return tuple(matches)
 
 
 def _add(matches: list[FormatMatch], seen: set[tuple[str, str]], rule_id: str, secret: str) -> None:

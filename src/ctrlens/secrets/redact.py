@@ -9,8 +9,9 @@
 The rule, the same for argv, environ and labels:
 * a value (or the part of an argument) in which the detectors find a secret becomes
   `<redacted: RULE, N chars, fp FINGERPRINT>`; for `--opt=VALUE` / `-pVALUE` / `KEY=VALUE` the option stays;
-* a value longer than the detectors read (`findings.SCAN_LIMIT`), or arguments past `ARG_LIMIT`, were not
-  judged, so they are hidden: `<redacted: N chars, not scanned past LIMIT>`;
+* a value longer than the detectors read (`findings.SCAN_LIMIT` a value, `BUDGET` a process and source), or
+  arguments past `ARG_LIMIT`, were not judged in full, so they are hidden: `<redacted: N chars, not scanned
+  in full>`;
 * when detection fails, every value but the program name is hidden (fail closed);
 * `reveal=True` (the commands' `--reveal`) shows everything as it is.
 A `strict` environment (snapshot bundles, which travel further than a terminal) also hides every value whose
@@ -25,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from .findings import (
     ARG_LIMIT,
-    SCAN_LIMIT,
     DetectionFailed,
     Finding,
     judge_environ,
     locate_argv,
+    scan_lengths,
 )
 from .names import is_allowlisted
 
@@ -41,7 +42,7 @@ Fingerprint = Callable[[str], str]
 
 
 def unscanned(length: int) -> str:
-    return f"<redacted: {length} chars, not scanned past {SCAN_LIMIT}>"
+    return f"<redacted: {length} chars, not scanned in full>"
 
 
 def hidden(length: int) -> str:
@@ -93,8 +94,8 @@ class Redactor:
         out = list(argv)
         for x in located:
             out[x.index] = _replace(out[x.index], x.value, x.finding.redacted)
-        for i, arg in enumerate(argv[:ARG_LIMIT]):
-            if i and len(arg) > SCAN_LIMIT:
+        for i, (arg, n) in enumerate(zip(argv[:ARG_LIMIT], scan_lengths(argv[:ARG_LIMIT]), strict=True)):
+            if i and len(arg) > n:
                 out[i] = unscanned(len(arg))
         for i in range(ARG_LIMIT, len(argv)):
             out[i] = unscanned(len(argv[i]))
@@ -122,14 +123,15 @@ class Redactor:
         except DetectionFailed:
             verdicts, judged = [None] * len(pairs), False
         shown = []
-        for (name, value), finding in zip(pairs, verdicts, strict=True):
+        read = scan_lengths([v for _, v in pairs])
+        for (name, value), finding, length in zip(pairs, verdicts, read, strict=True):
             if self.reveal:
                 shown.append(Shown(name, value, False, finding))
             elif finding is not None:
                 shown.append(Shown(name, finding.redacted, True, finding))
             elif not judged or (strict and not is_allowlisted(name)):
                 shown.append(Shown(name, hidden(len(value)), True, None))
-            elif len(value) > SCAN_LIMIT:
+            elif len(value) > length:
                 shown.append(Shown(name, unscanned(len(value)), True, None))
             else:
                 shown.append(Shown(name, value, False, None))

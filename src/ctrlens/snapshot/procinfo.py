@@ -12,8 +12,8 @@ from ..host import Host
 from ..model import Process
 from ..namespaces import namespaces_of
 from ..procfs import ProcHandle, parse_cgroup, parse_cmdline, parse_environ, status_ids
-from .net import socket_inode
 from ..secrets.redact import Redactor
+from .net import socket_inode
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 MAX_FDS = 4096  # a process with more open files is recorded up to this many (the count says how many)

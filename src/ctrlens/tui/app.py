@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from ..host import Host
 from ..model import Snapshot
 from ..scanner import scan
-from .main import MainScreen
 from ..secrets.redact import Redactor
+from .main import MainScreen
 from .resources import ResourceSampler, Usage
 from .rows import TopModel
 
