@@ -21,6 +21,7 @@ SOURCE_CMDLINE = "cmdline"
 # limit is reported (`Truncation`), and redaction hides it (it was not judged).
 SCAN_LIMIT = 16 * 1024  # characters of one value (a PEM key is ~3 kB, a service-account JWT ~1 kB)
 ARG_LIMIT = 4096  # arguments of one command line
+SCRIPT_FINDINGS = 32  # secrets judged in one `sh -c` script: past that, the whole argument is hidden
 BUDGET = 64 * 1024  # characters judged per process and source (environ, cmdline): values past it are not read
 
 
@@ -162,6 +163,8 @@ def _locate(argv: list[str], fingerprint: Fingerprint, *, bare: bool) -> list[Lo
         if detection is not None:
             finding = _finding(SOURCE_CMDLINE, opt.name, opt.value, detection, fingerprint)
             found.append(Located(finding, opt.index, opt.value))
+            if not bare and len(found) >= SCRIPT_FINDINGS:
+                break
     if not bare:
         return found  # words of a script: the whole script is judged for bare tokens once, by the caller
     for index, arg in enumerate(argv):
@@ -189,6 +192,10 @@ def _scan_script(arg: str, fingerprint: Fingerprint) -> list[Located]:
             words = words[1:]
         if words:
             found += _locate(words, fingerprint, bare=False)
+        if len(found) >= SCRIPT_FINDINGS:
+            # A script of secrets (or one built to cost us): stop judging it. The first finding is located at
+            # the whole argument, so redaction hides all of it.
+            return [Located(found[0].finding, 0, arg), *found[1:SCRIPT_FINDINGS]]
     return found
 
 
