@@ -17,9 +17,9 @@ every container on this host), and who on the host can read it: root, the host u
 the process (no user-namespace remap, no capabilities), containers sharing the host's PID namespace whose
 capabilities cover the target's, and everyone for command-line arguments. Values are never printed.
 
-Rules: provider token formats (aws-access-key, github-token, slack-token, stripe-key…, from detect-secrets
-plus formats it lacks), private-key, jwt, url-password, secret-name (the name says secret:
-DB_PASSWORD, API_TOKEN…), high-entropy (a random-looking value under any other name).
+Rules (built in, docs/secrets.md): provider token formats (aws-access-key, github-token, slack-token,
+stripe-key…), private-key, jwt, url-password, secret-name (the name says secret: DB_PASSWORD, API_TOKEN…, also
+inside JSON, .env/INI, YAML-ish and pgpass values), high-entropy (a random-looking value under any other name).
 
 examples:
   ctrlens secrets
