@@ -13,6 +13,7 @@ from .detector import Detection, classify, classify_value
 
 # Enough shell to find options inside `sh -c` scripts: commands split at separators, words at blanks.
 _COMMANDS = re.compile(r"[;&|()`\n]+")
+_BLANK = re.compile(r"\s")
 _WRAPPERS = {":", "exec", "nohup", "sudo", "env", "time", "command", "builtin", "nice", "then", "do", "else"}
 
 SOURCE_ENVIRON = "environ"
@@ -183,7 +184,7 @@ def _locate(argv: list[str], fingerprint: Fingerprint, *, bare: bool) -> list[Lo
 
 def _scan_script(arg: str, fingerprint: Fingerprint) -> list[Located]:
     """An argument holding words (`sh -c "sleep 1; mysql -pSECRET db"`): each command in it is a command line."""
-    if not any(c.isspace() for c in arg.strip()):
+    if not _BLANK.search(arg.strip()):
         return []
     found: list[Located] = []
     for command in _COMMANDS.split(arg):

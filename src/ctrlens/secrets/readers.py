@@ -52,7 +52,7 @@ class Creds:
     @classmethod
     def of_user(cls, uid: int, gid: int) -> Creds:
         """A login shell of a host user: no capabilities, initial user namespace."""
-        return cls((uid,) * 4, (gid,) * 4)  # type: ignore[arg-type]
+        return cls((uid, uid, uid, uid), (gid, gid, gid, gid))
 
 
 def _has_ptrace_over(reader: Creds, target: Creds) -> bool:
