@@ -72,10 +72,9 @@ class Redactor:
     @classmethod
     def for_host(cls, host: Host | None = None, *, reveal: bool = False) -> Redactor:
         """Fingerprints from the host's key (`fingerprint.KEY_PATH` under the host root), as every face uses."""
-        from .fingerprint import KEY_PATH, Fingerprinter
+        from .fingerprint import KEY_PATH
 
-        path = host.path(KEY_PATH) if host is not None else KEY_PATH
-        return cls(Fingerprinter.for_host(path), reveal)
+        return cls(_HostKey(host.path(KEY_PATH) if host is not None else KEY_PATH), reveal)
 
     # -- command lines ------------------------------------------------------------------------------------
 
@@ -163,6 +162,22 @@ class Redactor:
             return record
         argv = self.cached_argv(list(record["argv"]))
         return {**record, "argv": argv, "command": " ".join(argv).rstrip()}
+
+
+class _HostKey:
+    """The host-keyed fingerprint, loaded (or created) on the first secret only: `ps` on a host without secrets
+    on display leaves no key file behind."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fingerprint: Fingerprint | None = None
+
+    def __call__(self, secret: str) -> str:
+        if self._fingerprint is None:
+            from .fingerprint import Fingerprinter
+
+            self._fingerprint = Fingerprinter.for_host(self.path)
+        return self._fingerprint(secret)
 
 
 def _replace(arg: str, value: str, marker: str) -> str:
