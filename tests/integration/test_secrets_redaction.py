@@ -176,3 +176,42 @@ def test_a_huge_argument_and_environment_are_scanned_in_part_and_said_so(testbed
         assert big not in ps and "not scanned in full" in ps  # ps shows the marker, not 127 kB
     finally:
         testbed.remove(started)
+
+
+@pytest.mark.asyncio
+async def test_top_shows_no_secret_and_the_cli_fingerprint(pair) -> None:
+    """top: the table and the facts tab (argv, labels) redacted; the Environment tab's fingerprint for a secret is
+    the one `ctrlens secrets` and the Audit tab print (it used to be a per-run key: 5c53… vs 9afc…)."""
+    from textual.widgets import DataTable
+
+    from ctrlens.tui.detail import DetailScreen
+    from ctrlens.tui.panels import EnvPanel
+    from ctrlens.tui.table import TopTable
+    from tests.integration.test_top_app import make_app, screen_lines, wait_for
+
+    web = pair[0]
+    secrets = json.loads(ctrlens("secrets", web.name, "-o", "json").stdout)[0]["secrets"]
+    fp = {s["name"]: s["fingerprint"] for s in secrets}["CONFIG_JSON"]
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: f"c:{web.id}" in app.model.rows, what="the container row")
+        table_text = "\n".join(screen_lines(app))
+        assert app.screen.query_one(TopTable).select_key(f"c:{web.id}")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the detail screen")
+        screen = app.screen
+        facts = str(screen.query_one("#facts-text").render())
+        await pilot.press("2")
+        findings = screen.query_one("#audit-findings")
+        await wait_for(pilot, lambda: "CTRL-" in str(findings.content), timeout=60, what="the audit findings")
+        audit_text = str(findings.content)
+        await pilot.press("3")
+        env = screen.query_one(EnvPanel)
+        await wait_for(pilot, lambda: env.pairs, what="the environment")
+        grid = env.query_one(DataTable)
+        cells = "\n".join(" ".join(str(c) for c in grid.get_row_at(i)) for i in range(grid.row_count))
+    for text in (table_text, facts, audit_text, cells):
+        for secret in SECRETS:
+            assert secret not in text
+    assert "tier" in facts and "<redacted: secret-name" in facts  # the secret label, as inspect shows it
+    assert f"fp {fp}" in cells and f"fp {fp}" in audit_text
