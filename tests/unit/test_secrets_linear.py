@@ -181,3 +181,11 @@ def test_a_failing_detector_hides_every_argument_but_the_program(monkeypatch: py
     monkeypatch.setattr(findings, "classify_value", boom)
     shown = Redactor(FP).argv(["app", "plain", "hunter2"])
     assert shown == ["app", "<redacted: 5 chars>", "<redacted: 7 chars>"]
+
+
+def test_a_megabyte_variable_name_is_judged_by_its_end_and_hidden_when_it_says_secret() -> None:
+    name = "X" * MB + "_PASSWORD"
+    (found,) = scan_environ([(name, "hunter22x")], FP)
+    assert found.rule == "secret-name"
+    (shown,) = Redactor(FP).environ([(name, "hunter22x")])
+    assert shown.redacted and "hunter22x" not in shown.value
