@@ -30,7 +30,8 @@ EPILOG = """\
 JSON keys (one record per container): container, fingerprint_scope (host: stable on this host; run: this
 report only), secrets (source, name, rule, length, fingerprint, detail, pids, readers (kind, name, uid,
 container_id, why)), processes_read, processes_gone, processes_denied.
-Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy).
+Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy); 5 when
+no process could be read (not root), or with --fail-on when any could not.
 """
 
 
@@ -56,9 +57,6 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     containers = require_containers(args.refs, ctx.resolve) if args.refs else None
     scanner = SecretScanner(snapshot, proc=ctx.host.proc)
     reports = scanner.scan_all(containers)
-    denied = sum(r.processes_denied for r in reports)
-    if denied:
-        ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
 
     records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
     if args.output == "sarif":
@@ -76,6 +74,14 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             stream=ctx.out,
             empty_message=f"no secrets found in {len(reports)} container(s)",
         )
+    from ..blind import require_sight
+
+    denied = sum(r.processes_denied for r in reports)
+    needed = denied + sum(r.processes_read for r in reports)
+    warning = require_sight(needed, denied, "container processes", gate=args.fail_on is not None)
+    if warning:
+        ctx.error(warning)
+
     return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
 
 
