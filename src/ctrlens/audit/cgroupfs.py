@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from ..procfs.files import read_small
 from .context import AuditContext
 from .facts import ContainerFacts
 
@@ -51,8 +52,8 @@ def read_value(ctx: AuditContext, host_path: str, *, shared: bool = False) -> st
     if shared and host_path in ctx.cgroup_cache:
         return ctx.cgroup_cache[host_path]
     try:
-        with open(ctx.host.path(host_path), "rb") as f:
-            value: str | None = f.read(4096).decode("utf-8", "replace").strip()
+        data = read_small(ctx.host.path(host_path), cap=4096)  # never blocks on a crafted tree's FIFO
+        value: str | None = data.decode("utf-8", "replace").strip()
     except OSError:
         value = None
     if shared:

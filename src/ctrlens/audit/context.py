@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..host import Host
 from ..model import ROLE_KERNEL, Snapshot
 from ..procfs import MountEntry, parse_mountinfo, parse_status
+from ..procfs.files import CAP_SMALL, read_small
 from ..runtimes.context import EngineDirs, discover_engine_dirs, option_value
 
 # Sockets the engines listen on by default; the daemons' command lines add the others.
@@ -121,8 +122,7 @@ def _peer_groups(entry: MountEntry, prefix: str) -> list[int]:
 
 def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_small(path, cap=CAP_SMALL)  # bounded, never blocks on a crafted tree's FIFO
     except OSError:
         return None
 
