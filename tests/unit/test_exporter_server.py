@@ -4,6 +4,7 @@ or idle cost only their own connection, and a full server turns new requests awa
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 import threading
@@ -52,13 +53,22 @@ class SlowScan:
         self.finished = threading.Event()
         self.started = threading.Event()
 
-    def __call__(self, host):  # noqa: ANN001
+    def __call__(self, target):
         self.started.set()
         self.release.wait(60)
         try:
-            return scanner.scan(host)
+            return scanner.scan(target)
         finally:
             self.finished.set()
+
+
+@pytest.fixture(autouse=True)
+def ignore_sigpipe():
+    """As `ctrlens serve` runs: SIGPIPE ignored (an in-process `cli.main` of another test may have set it to
+    SIG_DFL, and the server here runs in a thread, where it cannot change signal handlers itself)."""
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGPIPE, old)
 
 
 @pytest.fixture
@@ -152,7 +162,7 @@ def test_scrape_budget_follows_prometheus_timeout_header():
 def test_idle_connections_are_closed_and_a_full_server_says_busy():
     hold = threading.Event()
 
-    def app(environ, start_response):  # noqa: ANN001
+    def app(environ, start_response):
         if environ["PATH_INFO"] == "/hold":
             hold.wait(30)
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -172,7 +182,7 @@ def test_idle_connections_are_closed_and_a_full_server_says_busy():
             s = socket.create_connection(("127.0.0.1", port))
             s.sendall(b"GET /hold HTTP/1.0\r\n\r\n")
             held.append(s)
-        while server._inflight < 2:  # noqa: SLF001
+        while server._inflight < 2:
             threading.Event().wait(0.01)
         status, body = get(f"http://127.0.0.1:{port}/")
         assert (status, body) == (503, "busy\n")
