@@ -24,13 +24,18 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
 
 from ..errors import CtrlensError, PermissionDenied, UsageError
 from ..host import NAMESPACE_TYPES
+from ..linux.process import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
 from ..procfs import ProcHandle
 from . import elf
-from ._sys import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
+
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None  # what signal.signal() returns
 
 DEFAULT_NAMESPACES = ("net", "pid", "uts", "ipc")
 # `--ns all`: everything but user (entering a user namespace drops the host privileges the tools need).
@@ -208,7 +213,9 @@ def run(plan: ExecPlan, handle: ProcHandle, *, env: dict[str, str] | None = None
     # Ctrl-C goes to the whole foreground group: the program handles it; we only wait for it.
     # (Handlers can only be changed from the main thread; elsewhere the waiting side keeps its own.)
     main = threading.current_thread() is threading.main_thread()
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)} if main else {}
+    old: dict[int, SignalHandler] = (
+        {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)} if main else {}
+    )
     try:
         child = os.fork()
         if child == 0:
@@ -252,12 +259,12 @@ def _child(
     fds: dict[str, int],
     env: dict[str, str],
     errfd: int,
-    handlers: dict[int, object],
+    handlers: dict[int, SignalHandler],
 ) -> None:
     """In the first child: enter, fork, exec in the grandchild, pass its status up. Never returns."""
     try:
         for s, h in handlers.items():
-            signal.signal(s, h)  # type: ignore[arg-type]
+            signal.signal(s, h)
         if flags:
             try:
                 setns(pidfd, flags)

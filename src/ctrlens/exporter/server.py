@@ -32,16 +32,17 @@ def build_registry(engine: Engine, budget: float | None = None) -> CollectorRegi
 
 def make_app(
     engine: Engine, registry: CollectorRegistry, budget: float | None = None
-) -> Callable[[dict, StartResponse], Iterable[bytes]]:
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     from .service import scrape_budget as budget_of
 
     metrics = make_wsgi_app(registry)
 
-    def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
             scrape_budget.seconds = budget_of(environ, budget) if budget is not None else None
-            return metrics(environ, start_response)
+            served: Iterable[bytes] = metrics(environ, start_response)
+            return served
         if path == "/healthz":
             return _text(start_response, "200 OK", "ok\n")
         if path == "/readyz":
