@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
@@ -22,6 +23,7 @@ from .procfs.parse import (
 )
 from .runtimes import CgroupMatch, MetaContext, enrich, match_cgroup_path
 from .runtimes.base import KUBERNETES, UNKNOWN
+from .runtimes.executables import exe_matches_kind, is_candidate, verified_exe
 from .runtimes.shims import ShimSignal, shim_signal
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -56,8 +58,11 @@ def _cgroup_paths(raw: bytes) -> list[str]:
     return list(paths)
 
 
-def read_process(proc_dir: str, pid: int) -> Process | None:
-    """One process, or None when it exited (or was never readable) during the read."""
+def read_process(proc_dir: str, pid: int, host: Host | None = None, live: bool = True) -> Process | None:
+    """One process, or None when it exited (or was never readable) during the read.
+
+    A process named like a runtime binary gets `runtime_exe` when its executable proves it (never from its name).
+    """
     try:
         dirfd = os.open(f"{proc_dir}/{pid}", _O_DIR)
     except OSError:
@@ -76,6 +81,9 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
             mnt_ns = ns_inode(os.readlink("ns/mnt", dir_fd=dirfd))
         except (PermissionError, FileNotFoundError):
             pass  # other users' namespaces need privilege; fixture trees may not have them
+        runtime_exe = None
+        if not stat.kernel_thread and is_candidate(stat.comm, cmdline):
+            runtime_exe = verified_exe(dirfd, host or Host(), live)
     except (ProcessLookupError, FileNotFoundError):
         return None
     except (OSError, ValueError, IndexError):
@@ -96,17 +104,20 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
         cgroups=cgroups,
         pid_ns=pid_ns,
         mnt_ns=mnt_ns,
+        runtime_exe=runtime_exe,
     )
     if stat.kernel_thread:
         proc.role = ROLE_KERNEL
     return proc
 
 
-def read_processes(proc_dir: str) -> dict[int, Process]:
+def read_processes(proc_dir: str, host: Host | None = None) -> dict[int, Process]:
     processes: dict[int, Process] = {}
+    host = host or Host()
+    live = host.is_live
     for name in os.listdir(proc_dir):
         if name.isdigit():
-            proc = read_process(proc_dir, int(name))
+            proc = read_process(proc_dir, int(name), host, live)
             if proc is not None:
                 processes[proc.pid] = proc
     return processes
@@ -128,6 +139,7 @@ class _Attributor:
     def __init__(self, processes: dict[int, Process], host_ns: dict[str, int]) -> None:
         self.processes = processes
         self.host_pid_ns = host_ns.get("pid")
+        self.host_mnt_ns = host_ns.get("mnt")
         self.shims: dict[int, ShimSignal] = {}
         self.containers: dict[str, Container] = {}
 
@@ -136,13 +148,43 @@ class _Attributor:
             if proc.role == ROLE_KERNEL:
                 continue
             signal = shim_signal(proc.cmdline, proc.comm)
-            if signal is not None:
-                self.shims[proc.pid] = signal
+            if signal is not None and self._is_trusted_shim(proc, signal):
+                self.shims[proc.pid] = replace(signal, owner_uid=proc.uid)
                 proc.role = ROLE_SHIM
         for proc in self.processes.values():
             if proc.role is None:
                 self._attribute(proc)
         return self.containers
+
+    def _is_trusted_shim(self, proc: Process, signal: ShimSignal) -> bool:
+        """A shim only on evidence the container cannot forge (docs/architecture.md, "What ctrlens trusts").
+
+        In the host's pid namespace, in no container's cgroup, running the runtime's own root-owned host binary.
+        Its name and argv only say which runtime and container it claims; they never make it a shim.
+        """
+        if proc.runtime_exe is None or not exe_matches_kind(proc.runtime_exe, signal.kind):
+            return False
+        if self.host_pid_ns is None or proc.pid_ns != self.host_pid_ns:
+            return False
+        matches = self._cgroup_matches(proc)
+        return not matches or matches[-1].shim
+
+    @staticmethod
+    def _cgroup_matches(proc: Process) -> list[CgroupMatch]:
+        for path in proc.cgroups:
+            matches = match_cgroup_path(path)
+            if matches:
+                return matches
+        return []
+
+    def _in_host_namespaces(self, proc: Process) -> bool:
+        """Shares the host's pid and mount namespaces: its root is the host's, whatever its parent claims."""
+        return (
+            proc.pid_ns is not None
+            and proc.pid_ns == self.host_pid_ns
+            and proc.mnt_ns is not None
+            and proc.mnt_ns == self.host_mnt_ns
+        )
 
     def nearest_shim(self, proc: Process) -> tuple[int, ShimSignal] | None:
         seen = 0
@@ -159,16 +201,18 @@ class _Attributor:
         return None
 
     def _attribute(self, proc: Process) -> None:
-        matches: list[CgroupMatch] = []
-        for path in proc.cgroups:
-            matches = match_cgroup_path(path)
-            if matches:
-                break
+        matches = self._cgroup_matches(proc)
         if matches:
             inner = matches[-1]
             if inner.shim:
-                proc.role = ROLE_SHIM  # conmon / lxc monitor / nspawn supervisor scopes
+                if proc.pid_ns == self.host_pid_ns or proc.pid_ns is None:
+                    proc.role = ROLE_SHIM  # conmon / lxc monitor / nspawn supervisor scopes
+                    return
+                matches = [m for m in matches if not m.shim]  # a private pid namespace is never a shim
+            if not matches:
+                self._private_namespace(proc)
                 return
+            inner = matches[-1]
             payload = [m for m in matches if not m.shim]
             container = self._container_for(inner, proc)
             if len(payload) > 1:
@@ -176,9 +220,12 @@ class _Attributor:
             self._add(container, proc)
             return
         shim = self.nearest_shim(proc)
-        if shim is not None and shim[1].container_id:
+        if shim is not None and shim[1].container_id and not self._in_host_namespaces(proc):
             pid, signal = shim
             container = self.containers.get(signal.container_id)
+            if container is not None and container.owner_uid != signal.owner_uid:
+                self._private_namespace(proc)  # a rootless shim cannot claim a container of another user
+                return
             if container is None:
                 container = Container(
                     id=signal.container_id,
@@ -188,10 +235,15 @@ class _Attributor:
                     engine_namespace=signal.engine_namespace,
                     bundle=signal.bundle,
                     evidence=[f"child of {signal.kind} (pid {pid}) for {signal.container_id}"],
+                    owner_uid=signal.owner_uid,
                 )
                 self.containers[container.id] = container
             self._add(container, proc)
             return
+        self._private_namespace(proc)
+
+    def _private_namespace(self, proc: Process) -> None:
+        """No rule names it: a private pid namespace still makes it a container (of unknown runtime)."""
         if proc.pid_ns is not None and self.host_pid_ns is not None and proc.pid_ns != self.host_pid_ns:
             cid = f"pidns-{proc.pid_ns}"
             container = self.containers.get(cid)
@@ -218,6 +270,7 @@ class _Attributor:
             name=match.name,
             engine_namespace=match.engine_namespace,
             evidence=[f"cgroup {match.cgroup} matches {match.rule}"],
+            owner_uid=match.owner_uid,
         )
         if match.pod_uid or match.qos:
             container.pod = Pod(name=None, namespace=None, uid=match.pod_uid, qos=match.qos)
@@ -257,6 +310,11 @@ class _Attributor:
             container.init_pid = tops[0].pid if tops else (container.pids[0] if container.pids else None)
             init = self.processes.get(container.init_pid) if container.init_pid else None
             shim = self.nearest_shim(init) if init else None
+            if shim is not None and not self._shim_serves(shim[1], container):
+                container.evidence.append(
+                    f"parent {shim[1].kind} (pid {shim[0]}) claims container {shim[1].container_id}: ignored"
+                )
+                shim = None
             if shim is not None:
                 shim_pid, signal = shim
                 container.shim_pid = shim_pid
@@ -265,11 +323,25 @@ class _Attributor:
                     container.runtime = signal.runtime
                     container.evidence.append(f"runtime from {signal.kind} (pid {shim_pid})")
                 container.engine_namespace = container.engine_namespace or signal.engine_namespace
-                container.bundle = container.bundle or signal.bundle
-                if signal.name and not container.name:
-                    container.name = signal.name
+                if signal.container_id == container.id:  # a pod's shim names the sandbox, not this one
+                    container.bundle = container.bundle or signal.bundle
+                    if signal.name and not container.name:
+                        container.name = signal.name
             for pid in container.pids:
                 self.processes[pid].nspid = _read_nspid(proc_dir, pid)
+
+    @staticmethod
+    def _shim_serves(signal: ShimSignal, container: Container) -> bool:
+        """A shim's argv names the container it serves; one claiming another container's id is not its shim.
+
+        A Kubernetes pod shares one containerd shim, named after the pod's sandbox: it serves every container
+        of the pod. A rootless shim serves only its own user's containers.
+        """
+        if signal.owner_uid != container.owner_uid:
+            return False
+        if signal.container_id is None or signal.container_id == container.id:
+            return True
+        return signal.kind == "containerd-shim" and container.pod is not None
 
 
 def scan(host: Host | None = None) -> Snapshot:
@@ -277,7 +349,7 @@ def scan(host: Host | None = None) -> Snapshot:
     host = host or Host()
     started = time.time()
     proc_dir = host.proc
-    processes = read_processes(proc_dir)
+    processes = read_processes(proc_dir, host)
     host_ns = host.host_namespaces()
     attributor = _Attributor(processes, host_ns)
     containers = attributor.run()
@@ -300,6 +372,7 @@ def scan(host: Host | None = None) -> Snapshot:
         taken_at=started,
     )
     snapshot.warnings.extend(_visibility_warnings(host, processes))
+    snapshot.warnings.extend(meta.warnings)
     return snapshot
 
 
