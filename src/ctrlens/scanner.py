@@ -222,13 +222,14 @@ class _Attributor:
         shim = self.nearest_shim(proc)
         if shim is not None and shim[1].container_id and not self._in_host_namespaces(proc):
             pid, signal = shim
-            container = self.containers.get(signal.container_id)
-            if container is not None and container.owner_uid != signal.owner_uid:
+            claimed = shim[1].container_id
+            existing = self.containers.get(claimed)
+            if existing is not None and existing.owner_uid != signal.owner_uid:
                 self._private_namespace(proc)  # a rootless shim cannot claim a container of another user
                 return
-            if container is None:
-                container = Container(
-                    id=signal.container_id,
+            if existing is None:
+                existing = Container(
+                    id=claimed,
                     runtime=signal.runtime,
                     cgroup=proc.cgroup,
                     name=signal.name,
@@ -237,8 +238,8 @@ class _Attributor:
                     evidence=[f"child of {signal.kind} (pid {pid}) for {signal.container_id}"],
                     owner_uid=signal.owner_uid,
                 )
-                self.containers[container.id] = container
-            self._add(container, proc)
+                self.containers[claimed] = existing
+            self._add(existing, proc)
             return
         self._private_namespace(proc)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..host import Host
 from ..model import Container, RestartPolicy, Snapshot
 from .base import DOCKER, CgroupMatch, is_hex64, strip_suffix
@@ -43,18 +45,17 @@ def enrich(container: Container, meta: MetaContext) -> None:
         container.metadata_files.append(f"{cdir}/config.v2.json")
         # Only named fields are taken: Config.Env holds the container's secrets and is never copied.
         container.name = (text_or_none(config.get("Name")) or "").lstrip("/") or container.name
-        cfg = config.get("Config") if isinstance(config.get("Config"), dict) else {}
+        cfg = _dict(config.get("Config"))
         container.image = text_or_none(cfg.get("Image")) or container.image
         container.labels.update(str_dict(cfg.get("Labels")))
         container.created = normalize_time(text_or_none(config.get("Created"))) or container.created
-        state = config.get("State") if isinstance(config.get("State"), dict) else {}
+        state = _dict(config.get("State"))
         container.started = normalize_time(text_or_none(state.get("StartedAt"))) or container.started
         restart_count = _int(config.get("RestartCount"))
         host_config = meta.read_json(f"{cdir}/hostconfig.json", owners)
         if isinstance(host_config, dict):
             container.metadata_files.append(f"{cdir}/hostconfig.json")
-            policy = host_config.get("RestartPolicy")
-            policy = policy if isinstance(policy, dict) else {}
+            policy = _dict(host_config.get("RestartPolicy"))
             container.restart_policy = RestartPolicy(
                 name=text_or_none(policy.get("Name")) or "no",
                 max_retries=_int(policy.get("MaximumRetryCount")),
@@ -74,6 +75,10 @@ def _kube_labels(container: Container) -> None:
         container.pod.namespace = labels.get("io.kubernetes.pod.namespace")
         container.kube_container = labels.get("io.kubernetes.container.name")
         container.sandbox = labels.get("io.kubernetes.docker.type") == "podsandbox"
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: object) -> int | None:
