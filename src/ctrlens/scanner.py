@@ -151,9 +151,18 @@ class _Attributor:
             if signal is not None and self._is_trusted_shim(proc, signal):
                 self.shims[proc.pid] = replace(signal, owner_uid=proc.uid)
                 proc.role = ROLE_SHIM
+        # Root's containers first: a user may name a cgroup under its own user@UID.service after any container
+        # id, and must not be first to claim it.
+        delegated = []
         for proc in self.processes.values():
             if proc.role is None:
-                self._attribute(proc)
+                matches = self._cgroup_matches(proc)
+                if matches and matches[-1].owner_uid != 0:
+                    delegated.append(proc)
+                else:
+                    self._attribute(proc)
+        for proc in delegated:
+            self._attribute(proc)
         return self.containers
 
     def _is_trusted_shim(self, proc: Process, signal: ShimSignal) -> bool:
@@ -215,6 +224,9 @@ class _Attributor:
             inner = matches[-1]
             payload = [m for m in matches if not m.shim]
             container = self._container_for(inner, proc)
+            if container is None:
+                self._private_namespace(proc)  # a user's cgroup named after another owner's container
+                return
             if len(payload) > 1:
                 container.parent_id = payload[-2].id
             self._add(container, proc)
@@ -260,10 +272,10 @@ class _Attributor:
                 self.containers[cid] = container
             self._add(container, proc)
 
-    def _container_for(self, match: CgroupMatch, proc: Process) -> Container:
+    def _container_for(self, match: CgroupMatch, proc: Process) -> Container | None:
         container = self.containers.get(match.id)
         if container is not None:
-            return container
+            return container if container.owner_uid == match.owner_uid else None
         container = Container(
             id=match.id,
             runtime=match.runtime,

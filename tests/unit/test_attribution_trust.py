@@ -189,6 +189,32 @@ def test_shim_claiming_another_containers_id_is_not_that_containers_shim(tree):
     assert any("claims container" in e for e in s.containers[attacker].evidence)
 
 
+def test_user_cgroup_named_after_roots_container_does_not_join_it(tree):
+    # systemd delegates user@1000.service to uid 1000, who may name a cgroup after any container id.
+    victim = cid("cgroup-victim")
+    tree.add(
+        FakeProcess(
+            90,
+            1,
+            "sleep",
+            ["sleep"],
+            v2(f"/user.slice/user-1000.slice/user@1000.service/app.slice/docker-{victim}.scope"),
+            uid=1000,
+        )
+    )
+    tree.container(
+        shim=shim_v2(91, "moby", victim),
+        pid=92,
+        comm="nginx",
+        argv=["nginx"],
+        cgroup=v2(f"/system.slice/docker-{victim}.scope"),
+    )
+    tree.file(f"/var/lib/docker/containers/{victim}/config.v2.json", {"Name": "/web"})
+    s = snap(tree)
+    assert s.containers[victim].pids == [92] and s.containers[victim].name == "web"
+    assert s.containers[victim].owner_uid == 0 and s.processes[90].container_id != victim
+
+
 def test_user_dockerd_lookalike_does_not_move_the_data_root(tree):
     c = cid("dataroot-spoof")
     tree.add(
