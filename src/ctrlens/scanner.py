@@ -396,7 +396,8 @@ def _visibility_warnings(host: Host, processes: dict[int, Process]) -> list[str]
     message = (
         "not running as root: "
         f"namespaces of {hidden_ns} processes, container names from the runtimes' root-only files, "
-        "environments and root filesystems cannot be read; showing what cgroup paths and shims tell. "
+        "environments and root filesystems cannot be read, and runtime shims cannot be proven by their "
+        "executables; showing what cgroup paths tell. "
         "Run with sudo for the full picture."
     )
     return [message]

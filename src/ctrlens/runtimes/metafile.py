@@ -41,6 +41,9 @@ def open_checked(path: str, owners: frozenset[int] = ROOT_ONLY, cap: int = JSON_
     except NotADirectoryError:
         yield None
         return
+    except PermissionError:
+        yield None  # not root: the scan already says once that root-only files cannot be read
+        return
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the last component is a symlink
             raise MetadataError(f"{path}: a symlink, not read") from None
