@@ -63,6 +63,8 @@ class Process:
     # Host path of the runtime binary (shim, monitor, engine daemon) this process provably runs: a root-owned
     # host file, same inode as /proc/PID/exe (runtimes/executables.py). None for every other process.
     runtime_exe: str | None = None
+    # The exe link exists but we may not read it (no ptrace access): shims and daemons cannot be proven.
+    exe_hidden: bool = False
 
     @property
     def user(self) -> str:

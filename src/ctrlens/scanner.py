@@ -23,7 +23,13 @@ from .procfs.parse import (
 )
 from .runtimes import CgroupMatch, MetaContext, enrich, match_cgroup_path
 from .runtimes.base import KUBERNETES, UNKNOWN
-from .runtimes.executables import exe_matches_kind, is_candidate, verified_exe
+from .runtimes.executables import (
+    exe_hidden,
+    exe_matches_kind,
+    is_candidate,
+    root_on_host_unproven,
+    verified_exe,
+)
 from .runtimes.shims import ShimSignal, shim_signal
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -81,9 +87,13 @@ def read_process(proc_dir: str, pid: int, host: Host | None = None, live: bool =
             mnt_ns = ns_inode(os.readlink("ns/mnt", dir_fd=dirfd))
         except (PermissionError, FileNotFoundError):
             pass  # other users' namespaces need privilege; fixture trees may not have them
-        runtime_exe = None
+        runtime_exe, hidden, nspid = None, False, None
         if not stat.kernel_thread and is_candidate(stat.comm, cmdline):
             runtime_exe = verified_exe(dirfd, host or Host(), live)
+            hidden = runtime_exe is None and exe_hidden(dirfd)
+            if hidden:  # NSpid tells the pid namespace without ptrace access
+                value = parse_status(_read_at(dirfd, "status")).get("NSpid")
+                nspid = list(status_ids(value)) if value else None
     except (ProcessLookupError, FileNotFoundError):
         return None
     except (OSError, ValueError, IndexError):
@@ -105,6 +115,8 @@ def read_process(proc_dir: str, pid: int, host: Host | None = None, live: bool =
         pid_ns=pid_ns,
         mnt_ns=mnt_ns,
         runtime_exe=runtime_exe,
+        exe_hidden=hidden,
+        nspid=nspid,
     )
     if stat.kernel_thread:
         proc.role = ROLE_KERNEL
@@ -171,9 +183,12 @@ class _Attributor:
         In the host's pid namespace, in no container's cgroup, running the runtime's own root-owned host binary.
         Its name and argv only say which runtime and container it claims; they never make it a shim.
         """
-        if proc.runtime_exe is None or not exe_matches_kind(proc.runtime_exe, signal.kind):
-            return False
-        if self.host_pid_ns is None or proc.pid_ns != self.host_pid_ns:
+        if proc.runtime_exe is not None:
+            if not exe_matches_kind(proc.runtime_exe, signal.kind):
+                return False
+            if self.host_pid_ns is None or proc.pid_ns != self.host_pid_ns:
+                return False
+        elif not root_on_host_unproven(proc):
             return False
         matches = self._cgroup_matches(proc)
         return not matches or matches[-1].shim

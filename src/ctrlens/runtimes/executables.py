@@ -79,16 +79,31 @@ def verified_exe(dirfd: int, host: Host, live: bool) -> str | None:
     return path if same else None
 
 
+def exe_hidden(dirfd: int) -> bool:
+    """The exe link exists but we may not read it: no ptrace access (not root, or a DaemonSet without SYS_PTRACE)."""
+    try:
+        os.readlink("exe", dir_fd=dirfd)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def root_on_host_unproven(proc: Process) -> bool:
+    """Without ptrace access the exe cannot be checked: then only root's process in the host pid namespace (NSpid,
+    readable without privilege, has one entry) is taken at its word; a user's or a container's process never is."""
+    return proc.exe_hidden and proc.uid == 0 and proc.nspid is not None and len(proc.nspid) == 1
+
+
 def _trusted_file(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def is_engine_daemon(proc: Process, name: str) -> bool:
     """Root's `name` daemon (dockerd, containerd, crio, podman) on the host, proven by its executable."""
-    return (
-        proc.runtime_exe is not None
-        and os.path.basename(proc.runtime_exe) == name
-        and proc.uid == 0
-        and proc.container_id is None
-        and proc.role is None
-    )
+    if proc.uid != 0 or proc.container_id is not None or proc.role is not None:
+        return False
+    if proc.runtime_exe is not None:
+        return os.path.basename(proc.runtime_exe) == name
+    return root_on_host_unproven(proc) and bool(proc.cmdline) and os.path.basename(proc.cmdline[0]) == name
