@@ -52,8 +52,8 @@ def discover_engine_dirs(processes: dict[int, Process], host: Host | None = None
     dirs = EngineDirs()
     for proc in processes.values():
         argv = proc.cmdline
-        if not argv or proc.runtime_exe is None:
-            continue
+        if not argv or (proc.runtime_exe is None and not proc.exe_hidden):
+            continue  # not a proven (or, without ptrace access, unprovable) runtime binary
         if is_engine_daemon(proc, "dockerd"):
             dirs.add("docker_roots", option_value(argv, "--data-root", "-g", "--graph"))
         elif is_engine_daemon(proc, "containerd"):
