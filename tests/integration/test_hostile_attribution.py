@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -331,10 +332,8 @@ def _kill_with_children(proc: subprocess.Popen[bytes]) -> None:
     except OSError:
         children = []
     for child in children:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(child), 9)
-        except ProcessLookupError:
-            pass
     proc.kill()
     proc.wait(timeout=10)
 
