@@ -176,6 +176,9 @@ def test_disguised_containers_are_listed_with_their_own_identity(hostile):
     for engine, victim in victims.items():
         c = listed[victim.id]
         assert c["name"] == victim.name and c["runtime"] == engine
+        # Its real shim/monitor is still recognised, and no impostor took its place.
+        assert c["shim_pid"] is not None, (engine, c["evidence"])
+        assert os.readlink(f"/proc/{c['shim_pid']}/exe") != "/disguise"
 
 
 def test_ps_never_takes_a_disguised_process_for_a_shim_or_a_host_process(hostile):
