@@ -5,11 +5,13 @@ These are plain data. The JSON produced from them (`to_dict`) is a documented, s
 
 from __future__ import annotations
 
-import pwd
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from .accounts import HostAccounts
+from .host import Host
 
 
 class Role(StrEnum):
@@ -26,19 +28,17 @@ ROLE_SHIM = Role.SHIM
 ROLE_KERNEL = Role.KERNEL
 ROLE_RUNTIME = Role.RUNTIME
 
-_user_names: dict[int, str] = {}
+_local_accounts: HostAccounts | None = None
 
 
-def user_name(uid: int) -> str:
-    """Host user name for a uid, or the number when the host has no such user."""
-    name = _user_names.get(uid)
-    if name is None:
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = str(uid)
-        _user_names[uid] = name
-    return name
+def user_name(uid: int, accounts: HostAccounts | None = None) -> str:
+    """Host user name for a uid (from `accounts`, else this machine's /etc/passwd), or the number."""
+    global _local_accounts
+    if accounts is None:
+        if _local_accounts is None:
+            _local_accounts = HostAccounts(Host())
+        accounts = _local_accounts
+    return accounts.user_name(uid)
 
 
 @dataclass(slots=True)
@@ -65,10 +65,11 @@ class Process:
     runtime_exe: str | None = None
     # The exe link exists but we may not read it (no ptrace access): shims and daemons cannot be proven.
     exe_hidden: bool = False
+    accounts: HostAccounts | None = field(default=None, repr=False, compare=False)  # the scanned host's names
 
     @property
     def user(self) -> str:
-        return user_name(self.uid)
+        return user_name(self.uid, self.accounts)
 
     @property
     def command(self) -> str:

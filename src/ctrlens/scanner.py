@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import replace
 
+from .accounts import HostAccounts
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
 from .procfs.parse import (
@@ -274,9 +275,9 @@ class _Attributor:
         """No rule names it: a private pid namespace still makes it a container (of unknown runtime)."""
         if proc.pid_ns is not None and self.host_pid_ns is not None and proc.pid_ns != self.host_pid_ns:
             cid = f"pidns-{proc.pid_ns}"
-            container = self.containers.get(cid)
-            if container is None:
-                container = Container(
+            found = self.containers.get(cid)
+            if found is None:
+                found = Container(
                     id=cid,
                     runtime=UNKNOWN,
                     cgroup=proc.cgroup,
@@ -284,8 +285,8 @@ class _Attributor:
                         f"private pid namespace {proc.pid_ns}; no runtime rule matched cgroup {proc.cgroup}"
                     ],
                 )
-                self.containers[cid] = container
-            self._add(container, proc)
+                self.containers[cid] = found
+            self._add(found, proc)
 
     def _container_for(self, match: CgroupMatch, proc: Process) -> Container | None:
         container = self.containers.get(match.id)
@@ -378,6 +379,11 @@ def scan(host: Host | None = None) -> Snapshot:
     started = time.time()
     proc_dir = host.proc
     processes = read_processes(proc_dir, host)
+    accounts = HostAccounts(
+        host
+    )  # user names from the host's /etc/passwd (honours --host-root), read on first use
+    for proc in processes.values():
+        proc.accounts = accounts
     host_ns = host.host_namespaces()
     attributor = _Attributor(processes, host_ns)
     containers = attributor.run()

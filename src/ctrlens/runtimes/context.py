@@ -10,6 +10,7 @@ from typing import Any
 
 from ..host import Host
 from ..model import Container, Process
+from ..procfs.hostwide import boot_time
 from . import metafile
 from .executables import is_engine_daemon
 
@@ -128,26 +129,13 @@ class MetaContext:
             self.warn(str(exc))
             return None
 
-    def read_proc_text(self, host_path: str) -> str | None:
-        """A host /proc file (not runtime metadata): plain read, bounded."""
-        try:
-            with open(self.host.path(host_path), "rb") as f:
-                return f.read(metafile.TEXT_CAP).decode("utf-8", "replace")
-        except OSError:
-            return None
-
     def exists(self, host_path: str) -> bool:
         return os.path.exists(self.host.path(host_path))
 
     @property
     def boot_time(self) -> float:
         if self._boot_time is None:
-            self._boot_time = 0.0
-            text = self.read_proc_text("/proc/stat") or ""
-            for line in text.splitlines():
-                if line.startswith("btime "):
-                    self._boot_time = float(line.split()[1])
-                    break
+            self._boot_time = boot_time(self.host.proc) or 0.0
         return self._boot_time
 
     def process_start_iso(self, proc: Process) -> str | None:
