@@ -44,3 +44,33 @@ def test_subscription_message_layout():
     assert (length, len(msg), msg_type, seq) == (40, 40, 3, 9)  # NLMSG_DONE, one u32 of payload
     assert (idx, val, cseq, size) == (pe.CN_IDX_PROC, pe.CN_VAL_PROC, 9, 4)
     assert struct.unpack_from("=I", msg, 36) == (pe.PROC_CN_MCAST_LISTEN,)
+
+
+def test_an_overrun_asks_for_a_rescan_and_says_so_once_per_overrun():
+    from ctrlens.host import Host
+    from ctrlens.watch.kernel import KernelWatcher, _Item
+    from ctrlens.watch.loop import Watcher
+
+    said: list[str] = []
+    watcher = KernelWatcher(Watcher(Host(), mask=list), connector=None, warn=said.append)  # type: ignore[arg-type]
+    assert watcher.handle(_Item(None, None)) == []
+    assert watcher.rescan_due is not None
+    assert watcher.overruns == 1
+    assert len(said) == 1 and "overran the socket buffer" in said[0] and "rescanning" in said[0]
+
+
+def test_exec_and_exit_of_a_host_process_tell_nothing():
+    import os
+
+    from ctrlens.host import Host
+    from ctrlens.scanner import read_process
+    from ctrlens.watch.kernel import KernelWatcher, _Item
+    from ctrlens.watch.loop import Watcher
+
+    watcher = KernelWatcher(Watcher(Host(), mask=list), connector=None)  # type: ignore[arg-type]
+    me = read_process("/proc", os.getpid())
+    exec_ = pe.ProcEvent(pe.PROC_EVENT_EXEC, 1, pid=os.getpid(), tid=os.getpid())
+    exit_ = pe.ProcEvent(pe.PROC_EVENT_EXIT, 2, pid=os.getpid(), tid=os.getpid())
+    assert watcher.handle(_Item(exec_, me)) == []
+    assert watcher.handle(_Item(exit_, None)) == []
+    assert watcher.rescan_due is None  # nothing of a container's: no rescan either

@@ -83,9 +83,9 @@ class _Rescanner(threading.Thread):
 
 
 class _Reader(threading.Thread):
-    def __init__(self, connector: ProcConnector, proc_dir: str, out: queue.Queue[_Item]) -> None:
+    def __init__(self, connector: ProcConnector, host: Host, out: queue.Queue[_Item]) -> None:
         super().__init__(name="ctrlens-proc-events", daemon=True)
-        self.connector, self.proc_dir, self.out = connector, proc_dir, out
+        self.connector, self.host, self.proc_dir, self.out = connector, host, host.proc, out
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -118,7 +118,7 @@ class _Reader(threading.Thread):
         paths = cgroup_paths(parse_cgroup(raw))
         if not any(match_cgroup_path(path) for path in paths):
             return None
-        return read_process(self.proc_dir, pid)
+        return read_process(self.proc_dir, pid, self.host)
 
 
 def read_nspid(proc_dir: str, pid: int) -> list[int] | None:
@@ -163,7 +163,7 @@ class KernelWatcher:
         self.connector = connector
         self._warn = warn
         self.items: queue.Queue[_Item] = queue.Queue()
-        self._reader = _Reader(connector, self.host.proc, self.items)
+        self._reader = _Reader(connector, self.host, self.items)
         self._rescanner = _Rescanner(watcher, self.items)
         self._forked: dict[int, Process] = {}  # pid -> its read at fork, for processes in container cgroups
         self._inits: dict[int, _Instance] = {}  # init pid -> running instance (from scans and events)
@@ -317,7 +317,7 @@ class KernelWatcher:
         own monitor (its parent: conmon names podman's storage root, lxc-monitor LXC's path)."""
         meta = MetaContext(self.host, last.processes)
         parents = [p for p in last.processes.values() if p.role == ROLE_SHIM]
-        parent = read_process(self.host.proc, proc.ppid)
+        parent = read_process(self.host.proc, proc.ppid, self.host)
         if parent is not None:
             parents.append(parent)
         for shim in parents:
