@@ -157,7 +157,9 @@ def _payload_match(proc: Process) -> tuple[str, Container] | None:
 class KernelWatcher:
     """The Watcher's scans and detectors, with container starts and stops taken from process events."""
 
-    def __init__(self, watcher: Watcher, connector: ProcConnector, warn: Callable[[str], None] | None = None):
+    def __init__(
+        self, watcher: Watcher, connector: ProcConnector, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.watcher = watcher
         self.host: Host = watcher.host
         self.connector = connector
