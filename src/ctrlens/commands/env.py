@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import Column, add_output_option, emit
+from ..output import Column, Result, add_output_option, table_result
+from ._base import Context
 
 NAME = "env"
 ORDER = 30
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_option(parser)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..errors import ProcessGone
     from ..secrets import Fingerprinter, judge_environ, read_process
     from ..secrets.fingerprint import KEY_PATH
@@ -77,8 +78,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         ]
     if gone:
         ctx.error(f"{gone} process(es) exited while being read; not shown")
-    emit(args.output, rows, COLUMNS, stream=ctx.out, empty_message="(empty environment)")
-    return 0
+    return table_result(rows, COLUMNS, empty_text="(empty environment)")
 
 
 def _row(pid: int, comm: str, name: str, value: str, finding: Any, reveal: bool) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import FORMATS, Column, add_output_option, emit
+from ..output import WITH_SARIF, Column, Result, add_output_option, render_table
+from ._base import Context
 
 NAME = "secrets"
 ORDER = 31
@@ -44,10 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="exit 1 if a secret is found (LEVEL error: ignore high-entropy warnings)",
     )
-    add_output_option(parser, (*FORMATS, "sarif"))
+    add_output_option(parser, WITH_SARIF)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..errors import EXIT_FINDINGS
     from ..refs import require_containers
     from ..secrets import SecretScanner
@@ -61,22 +62,17 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
 
     records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
-    if args.output == "sarif":
-        from ..output.sarif import write_sarif
 
-        write_sarif(to_sarif(reports, scanner.fingerprint.scope), ctx.out)
-    elif args.output in ("json", "ndjson"):
-        emit(args.output, records, stream=ctx.out)
-    else:
+    def table() -> str:
         rows = [_row(r, s) for r in reports for s in r.records]
-        emit(
-            "table",
-            rows,
-            COLUMNS,
-            stream=ctx.out,
-            empty_message=f"no secrets found in {len(reports)} container(s)",
-        )
-    return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
+        return render_table(rows, COLUMNS) if rows else ""
+
+    return Result(
+        document=records,
+        table=table,
+        sarif=lambda: to_sarif(reports, scanner.fingerprint.scope),
+        exit_code=EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0,
+    )
 
 
 def _fails(reports: list[Any], level: str) -> bool:
@@ -110,7 +106,7 @@ COLUMNS = [
 
 
 def to_sarif(reports: list[Any], scope: str) -> dict[str, Any]:
-    from ..output.sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
+    from ..sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
     from ..secrets import RULES
 
     rules = [

@@ -6,9 +6,9 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Any
 
 from ..errors import CtrlensError, UsageError
+from ._base import Context
 
 NAME = "serve"
 ORDER = 60
@@ -104,7 +104,7 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..exporter.listen import parse_listen
 
     address = parse_listen(args.listen)  # a bad address is a usage error before any import or scan

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import threading
-from typing import Any
+
+from ..output import ndjson_line
+from ._base import Context
 
 NAME = "watch"
 ORDER = 61
@@ -95,7 +96,7 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..watch.detectors import available_detectors
     from ..watch.loop import Watcher
     from ..watch.loop import run as run_loop
@@ -114,9 +115,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     out = ctx.out
 
     def write(event) -> None:
-        out.write(
-            json.dumps(event.to_dict(node), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        )
+        out.write(ndjson_line(event.to_dict(node), out))
         out.flush()  # a shipper reading the pipe sees each event when it happens
 
     stop = threading.Event()

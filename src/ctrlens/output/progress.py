@@ -6,14 +6,14 @@ import sys
 import time
 from typing import TextIO
 
-from . import safe_text
+from ..text import safe_text
 
 
 class Progress:
     """`update("walking", 1200)` rewrites one line at most 10 times a second; `done()` clears it."""
 
     def __init__(self, label: str, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
-        self.label = label
+        self.label = safe_text(label)
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import ROLE_KERNEL, ROLE_SHIM, Container, Process, Snapshot
-from ..output import safe_text
 from ..refs import Target
+from ..text import safe_text
 from .resources import Usage
 
 CONTAINER = "container"
