@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,7 +91,7 @@ def hostile(testbed) -> Iterator[dict[str, Any]]:
         made.append(testbed.run_lxc(unique_name("hostile-l"), cmd=("sh", "-c", SCRIPT)))
         deadline = time.monotonic() + 20
         for started in made:  # wait until each init has rewritten its comm
-            while not open(f"/proc/{started.pid}/comm", "rb").read().startswith(b"x\xff"):
+            while not Path(f"/proc/{started.pid}/comm").read_bytes().startswith(b"x\xff"):
                 assert time.monotonic() < deadline, f"{started.name} never set its comm"
                 time.sleep(0.1)
         yield {s.runtime: s for s in made}
@@ -106,7 +107,7 @@ RUNTIMES = ["docker", "podman", "lxc"]
 @pytest.mark.parametrize("fmt", ["json", "ndjson"])
 def test_json_of_every_command_is_utf8_and_keeps_the_bytes(hostile, runtime: str, fmt: str) -> None:
     c = hostile[runtime]
-    comm = open(f"/proc/{c.pid}/comm", "rb").read().rstrip(b"\n")
+    comm = Path(f"/proc/{c.pid}/comm").read_bytes().rstrip(b"\n")
 
     procs = parse_json(ctrlens("ps", "-o", fmt), fmt)
     init = next(p for p in procs if p["pid"] == c.pid)
