@@ -18,7 +18,7 @@ import os
 import pkgutil
 import signal
 import sys
-from typing import Any, TextIO, cast
+from typing import Any, cast
 
 from . import __version__
 from .commands._base import Command, Context
@@ -98,7 +98,7 @@ def finish(module: Command, args: argparse.Namespace, ctx: Context) -> int:
 
     outcome = module.run(args, ctx)
     if isinstance(outcome, Result):
-        return render(outcome, getattr(args, "output", "table"), cast(TextIO, ctx.out))
+        return render(outcome, getattr(args, "output", "table"), ctx.out)
     return int(outcome or 0)
 
 

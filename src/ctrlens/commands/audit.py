@@ -94,10 +94,10 @@ def run(args: argparse.Namespace, ctx: Context) -> Result | int:
             ctx.out.write(f"{rule.id:<32} {rule.layer:<8} {rule.cis or '-':<5} {rule.name}\n")
         return 0
     if args.explain:
-        rule = RULES.get(args.explain.strip().upper())
-        if rule is None:
+        explained = RULES.get(args.explain.strip().upper())
+        if explained is None:
             raise UsageError(f"no audit rule {args.explain!r} (`ctrlens audit --rules` lists them)")
-        ctx.out.write(explain(rule) + "\n")
+        ctx.out.write(explain(explained) + "\n")
         return 0
     from ..refs import require_containers
 

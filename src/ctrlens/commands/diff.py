@@ -202,6 +202,8 @@ def _owner_namer(ctx: Context, pid: int | None) -> Any:
     from ..rootfs.root import ContainerRoot
 
     ids = accounts = None
+    if pid is None:
+        return lambda uid, gid: f"{uid}:{gid}"
     # Names are a courtesy: numbers are shown when the container cannot be read.
     with contextlib.suppress(Exception), ContainerRoot.from_pid(pid, proc=ctx.host.proc) as root:
         ids, accounts = root.ids, root.accounts()

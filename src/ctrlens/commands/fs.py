@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import stat
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import CtrlensError, NotFound, UsageError
@@ -122,6 +123,9 @@ def _octal(text: str) -> int:
     if not 0 <= value <= 0o7777:
         raise argparse.ArgumentTypeError(f"mode out of range: {text!r}")
     return value
+
+
+Handler = Callable[[argparse.Namespace, Context], Result | int | None]
 
 
 def run(args: argparse.Namespace, ctx: Context) -> Result | int:
@@ -562,7 +566,7 @@ def _rm(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Handler] = {
     "ls": _ls,
     "cat": _cat,
     "stat": _stat,

@@ -6,6 +6,8 @@ import argparse
 import os
 import signal
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from ..output import ndjson_line
 from ._base import Context
@@ -77,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _seconds(minimum: float):
+def _seconds(minimum: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     out = ctx.out
 
-    def write(event) -> None:
+    def write(event: Any) -> None:
         out.write(ndjson_line(event.to_dict(node), out))
         out.flush()  # a shipper reading the pipe sees each event when it happens
 

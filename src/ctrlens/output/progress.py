@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from ..text import safe_text
@@ -31,7 +32,7 @@ class Progress:
         self.stream.flush()
         self._shown = True
 
-    def counter(self, what: str):  # -> Callable[[int], None]
+    def counter(self, what: str) -> Callable[[int], None]:
         return lambda count: self.update(what, count)
 
     def done(self) -> None:
