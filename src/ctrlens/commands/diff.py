@@ -166,9 +166,9 @@ def _table(ctx: Context, container: Any, result: Any, changes: list[Any], long: 
 
 def _row(change: Any, owner: Any) -> dict[str, Any]:
     info = change.info or change.image
-    path = change.path.decode("utf-8", "backslashreplace")
+    path = change.path.decode("utf-8", "surrogateescape")  # the table shows a byte as \\xNN (safe_text)
     if change.link_target is not None:
-        path += " -> " + change.link_target.decode("utf-8", "backslashreplace")
+        path += " -> " + change.link_target.decode("utf-8", "surrogateescape")
     return {
         "kind": change.kind,
         "type": _TYPE_LETTER.get(change.type, "?"),

@@ -189,7 +189,9 @@ def _warn(ctx: Context, lines: list[str]) -> None:
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace")
+    """A container name as text that keeps its bytes: the JSON boundary writes `\\xNN` and a `*_hex` sibling
+    (docs/json.md), a terminal shows `\\xNN` (`safe_text`)."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _time(seconds: float) -> str:
@@ -197,7 +199,7 @@ def _time(seconds: float) -> str:
 
 
 def entry_record(root: Any, entry: Any) -> dict[str, Any]:
-    """An entry as JSON (keys stable; `*_hex` only when a name is not UTF-8)."""
+    """An entry as JSON (keys stable; the output adds `path_hex`… only when a name is not UTF-8)."""
     st = entry.st
     uid, gid = root.owner_in_container(st)
     accounts = root.accounts()
@@ -223,18 +225,7 @@ def entry_record(root: Any, entry: Any) -> dict[str, Any]:
         "mount": _mount_record(entry),
         "not_entered": entry.pseudo_fs,
     }
-    for key, raw in (("path", entry.path), ("link_target", entry.link_target)):
-        if raw is not None and _not_utf8(raw):
-            record[f"{key}_hex"] = raw.hex()
     return record
-
-
-def _not_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return False
-    except UnicodeDecodeError:
-        return True
 
 
 def _mount_record(entry: Any) -> dict[str, Any] | None:

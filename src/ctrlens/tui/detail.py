@@ -83,7 +83,7 @@ class DetailScreen(Screen[None]):
     def _title(self, usage: Usage) -> str:
         row, target = self.row, self.target
         if target is None:
-            return f"{safe_text(row.name)} (gone)"
+            return f"{row.name} (gone)"  # escaped already
         parts: list[str] = []
         container = target.container
         if container is not None and not target.by_pid:
