@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..errors import CtrlensError
+from ..model import Snapshot
 from ..text import safe_text
 from .format import cpu_text, mem_text
 from .panels import AuditPanel, EnvPanel, FilesPanel
@@ -46,8 +47,9 @@ class DetailScreen(Screen[None]):
         super().__init__()
         self.top = top
         self.row = row
-        self.snapshot = top.snapshot
-        assert self.snapshot is not None
+        if top.snapshot is None:
+            raise RuntimeError("the detail screen opens only after the first scan")
+        self.snapshot: Snapshot = top.snapshot
         self.target = target_of(self.snapshot, row)
         self.gone = self.target is None
 
