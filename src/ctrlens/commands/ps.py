@@ -15,6 +15,7 @@ HELP = "list processes with their container, runtime and pod"
 DESCRIPTION = """\
 Every process on the host, with the container (name, else short ID), runtime and pod it belongs to.
 Runtime shims (containerd-shim-runc-v2, conmon, [lxc monitor]) are marked as such.
+Like ps -C, exit 1 when -C matches no process (in every output format).
 
 examples:
   ctrlens ps -C nginx           which nginx is in a container, which is on the host
