@@ -29,6 +29,12 @@ class Context:
         self._warned = False
 
     @property
+    def person_reads_stdout(self) -> bool:
+        """True with the table format: text for a person (kill's plan) may go to stdout before the result;
+        with a machine format it goes to stderr. Commands ask this instead of testing the format."""
+        return str(getattr(self.args, "output", "table")) == "table"
+
+    @property
     def host(self) -> Host:
         if self._host is None:
             from ..host import Host

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..output import OutputFormat, Result, add_output_option
+from ..output import Result, add_output_option
 from ..text import safe_text
 from ._base import Context
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
     if not args.ref.strip():
         raise UsageError("REF is empty: give a container ID, name or PID")
     snapshot = ctx.scan()
-    text = args.output == OutputFormat.TABLE  # the plan is the table; with JSON it goes to stderr
+    text = ctx.person_reads_stdout  # the plan is the table; with JSON it goes to stderr
     with plan_kill(snapshot, args.ref, sig, all=args.all, host=ctx.host) as plan:
         plan_stream = ctx.out if text else ctx.err
         if text or not args.yes:
