@@ -243,3 +243,14 @@ def test_output_format_is_one_enum_for_every_command():
 
 def test_raw_bytes_inverts_surrogateescape():
     assert raw_bytes(decoded(PAYLOAD)) == PAYLOAD
+
+
+def test_container_names_in_fs_messages_and_inspect_headings_are_escaped():
+    from ctrlens.commands.fs import _label
+
+    snapshot = hostile_snapshot([b"init"], b"init", "lxc\x1b]0;owned\x07\u202e", {})
+    container = next(iter(snapshot.containers.values()))
+    container.runtime = "lxc"
+    assert_terminal_safe(_label(Target(container, snapshot.processes[4242], False)))
+    record = {"kind": "container", "process": None, "container": container.to_dict()}
+    assert render(record).splitlines()[0] == "Container lxc\\x1b]0;owned\\x07\\u202e"
