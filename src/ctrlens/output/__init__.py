@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from ..text import ascii_json as _as_ascii
 from ..text import cut, dumps, safe_text
-from .jsonrecords import dumps_with_records
+from ..jsonrecords import dumps_with_records
 
 __all__ = [
     "FORMATS",

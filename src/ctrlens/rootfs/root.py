@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Self
 
 from ..errors import CtrlensError
+from ..linux.fs import mount_id
 from ..procfs.handle import ProcHandle
 from ..text import safe_text
-from ._sys import mount_id
 from .entry import Entry, join
 from .errors import ContainerStopped, RootfsError, from_oserror
 from .fallback import MAX_LINKS

@@ -22,6 +22,7 @@ from .resources import Usage
 from .rows import Row, target_of
 
 if TYPE_CHECKING:
+    from ..model import Snapshot
     from .app import TopApp
 
 
@@ -48,7 +49,7 @@ class DetailScreen(Screen[None]):
         self.top = top
         self.row = row
         if top.snapshot is None:
-            raise RuntimeError("the detail screen opens only after the first scan")
+            raise RuntimeError("detail view opened before the first scan")
         self.snapshot: Snapshot = top.snapshot
         self.target = target_of(self.snapshot, row)
         self.gone = self.target is None

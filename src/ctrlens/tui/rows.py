@@ -215,7 +215,13 @@ class TopModel:
         return out
 
     def _walk(
-        self, group: _Group, rows: list[Row], depth: int, key: SortKey, needle: str, out: list[Row]
+        self,
+        group: _Group,
+        rows: list[Row],
+        depth: int,
+        key: Callable[[Row], Any],
+        needle: str,
+        out: list[Row],
     ) -> bool:
         """Depth-first, siblings sorted (a container's shim first); with a needle, keep matches and their
         ancestors. True if any kept."""
@@ -232,7 +238,7 @@ class TopModel:
             kept_any = True
         return kept_any
 
-    def _sort_key(self, *, group: bool) -> SortKey:
+    def _sort_key(self, *, group: bool) -> Callable[[Row], Any]:
         sort = self.sort
         if sort == "cpu":
             return lambda r: (-(r.cpu if r.cpu is not None else _NONE), r.name if group else r.pid or 0)

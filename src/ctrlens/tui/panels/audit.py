@@ -54,8 +54,8 @@ class AuditPanel(Panel):
     def _run(self) -> None:
         from ...audit import audit
 
-        if self.target is None or self.target.container is None:  # started only for a container (above)
-            return
+        if self.target is None or self.target.container is None:
+            return  # the tab only runs for a container (checked when it opened)
         try:
             result = audit(self.snapshot, self.target.container, self.host)
         except Exception as exc:  # noqa: BLE001 - the tab says it failed; the rest of the TUI goes on
