@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TextIO
 
+from ..jsonrecords import dumps_with_records
 from ..text import ascii_json as _as_ascii
 from ..text import cut, dumps, safe_text
-from ..jsonrecords import dumps_with_records
 
 __all__ = [
     "FORMATS",
