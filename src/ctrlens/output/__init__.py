@@ -32,7 +32,6 @@ __all__ = [
     "Result",
     "add_output_option",
     "cut",
-    "emit",
     "ndjson_line",
     "render",
     "render_table",
@@ -271,19 +270,3 @@ def render(result: Result, fmt: OutputFormat | str, stream: TextIO) -> int:
     """Write `result` in `fmt`; returns the command's exit code."""
     FORMATTERS[OutputFormat(fmt)](result, stream)
     return result.exit_code
-
-
-def emit(
-    fmt: OutputFormat | str,
-    records: list[dict[str, Any]],
-    columns: list[Column] | None = None,
-    *,
-    stream: TextIO | None = None,
-    table: Callable[[], str] | None = None,
-    empty_message: str | None = None,
-) -> None:
-    """Write `records` in `fmt` at once (for code outside the CLI's command path)."""
-    result = table_result(records, columns or [], empty_text=empty_message)
-    if table is not None:
-        result.table = table
-    render(result, fmt, stream or sys.stdout)
