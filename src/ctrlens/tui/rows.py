@@ -16,8 +16,6 @@ from ..refs import Target
 from ..text import safe_text
 from .resources import Usage
 
-SortKey = Callable[["Row"], Any]
-
 CONTAINER = "container"
 HOST = "host"
 SHIM = "shim"
