@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..model import ROLE_RUNTIME, ROLE_SHIM, Process, Snapshot
+from ..model import ROLE_RUNTIME, ROLE_SHIM, Container, Process, Snapshot
 from ..output import Column, add_output_option, cut, emit, safe_text, terminal_width
 
 NAME = "ps"
@@ -77,9 +77,17 @@ def _row(snapshot: Snapshot, proc: Process) -> dict[str, Any]:
         "user": proc.user,
         "container": container_label(snapshot, proc),
         "runtime": container.runtime if container else None,
-        "pod": container.pod.ref if container and container.pod else None,
+        "pod": _pod_label(container),
         "command": proc.command,
     }
+
+
+def _pod_label(container: Container | None) -> str | None:
+    """namespace/name, else the pod's uid from its cgroup path (a pod whose runtime files are unreadable)."""
+    pod = container.pod if container else None
+    if pod is None:
+        return None
+    return pod.ref or (f"pod{pod.uid}" if pod.uid else None)
 
 
 COLUMNS = [

@@ -1,0 +1,227 @@
+"""`ctrlens pods`: one row a Kubernetes pod, its containers grouped under it, from /proc and runtime files."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+from typing import Any
+
+from ..errors import EXIT_USAGE
+from ..model import Container, Pod, Snapshot
+from ..output import Column, emit
+from .containers import age
+
+NAME = "pods"
+ORDER = 6
+HELP = "list Kubernetes pods: their containers, sandbox, QoS class and processes"
+DESCRIPTION = """\
+One row a Kubernetes pod running on this host, whatever its CRI runtime (containerd, CRI-O, cri-dockerd):
+namespace, name and uid, QoS class, the sandbox (pause) container, the pod's containers and processes.
+The uid and QoS class come from the pod's cgroup path (always there); the name and namespace from the
+runtime's files (containerd's OCI annotations, Docker labels), so a pod whose files are unreadable shows
+its uid alone. Pod-level facts are read from the sandbox's namespaces: HOSTNET and HOSTPID mark pods that
+share the node's network or pid namespace (spec.hostNetwork, spec.hostPID).
+
+examples:
+  ctrlens pods
+  ctrlens pods -n kube-system -o wide       the containers of each pod too
+  ctrlens pods --name 'web-*' -o json
+"""
+
+WIDE = "wide"
+FORMATS = ("table", WIDE, "json", "ndjson")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="only pods of this Kubernetes namespace; repeatable",
+    )
+    parser.add_argument(
+        "--name", action="append", metavar="GLOB", help="only pods whose name matches; repeatable"
+    )
+    parser.add_argument(
+        "-l",
+        "--label",
+        action="append",
+        metavar="KEY=VALUE",
+        help="only pods whose sandbox carries this label (Docker labels; the io.kubernetes.* keys); repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=FORMATS,
+        default="table",
+        help=f"output format ({', '.join(FORMATS)}); default table; wide adds uid, sandbox and containers",
+    )
+
+
+def _pod_key(container: Container) -> str | None:
+    pod = container.pod
+    if pod is None:
+        return None
+    if pod.uid:
+        return f"uid:{pod.uid}"
+    if pod.sandbox_id:
+        return f"sandbox:{pod.sandbox_id}"
+    if pod.name:
+        return f"name:{pod.namespace}/{pod.name}"
+    return None
+
+
+def _ns_inode(proc_dir: str, pid: int | None, ns: str) -> int | None:
+    if pid is None:
+        return None
+    try:
+        target = os.readlink(f"{proc_dir}/{pid}/ns/{ns}")
+    except OSError:
+        return None
+    start = target.find("[")
+    return int(target[start + 1 : -1]) if start >= 0 and target.endswith("]") else None
+
+
+def _shares_host(proc_dir: str, host_ns: dict[str, int], pid: int | None, ns: str) -> bool | None:
+    """True if the process is in the host's `ns` namespace, None if either side is unreadable."""
+    inode, host = _ns_inode(proc_dir, pid, ns), host_ns.get(ns)
+    if inode is None or host is None:
+        return None
+    return inode == host
+
+
+def _container_record(c: Container) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "short_id": c.short_id,
+        "name": c.kube_container,
+        "runtime_name": c.name,
+        "runtime": c.runtime,
+        "image": c.image,
+        "sandbox": c.sandbox,
+        "init_pid": c.init_pid,
+        "pids": list(c.pids),
+        "process_count": len(c.pids),
+        "started": c.started,
+    }
+
+
+def pod_records(snapshot: Snapshot, proc_dir: str) -> list[dict[str, Any]]:
+    """Every pod of the snapshot: the containers that carry the same pod uid (else sandbox id, else name)."""
+    groups: dict[str, list[Container]] = {}
+    for container in snapshot.containers.values():
+        key = _pod_key(container)
+        if key is not None:
+            groups.setdefault(key, []).append(container)
+    records = []
+    for members in groups.values():
+        members.sort(key=lambda c: (not c.sandbox, c.kube_container or "", c.id))
+        sandbox = next((c for c in members if c.sandbox), None)
+        pods = [c.pod for c in members if c.pod is not None]
+
+        def first(attr: str, pods: list[Pod] = pods) -> Any:
+            return next((getattr(p, attr) for p in pods if getattr(p, attr)), None)
+
+        probe = sandbox or members[0]
+        started = [c.started for c in members if c.started]
+        pids = sorted(p for c in members for p in c.pids)
+        runtimes = sorted({c.runtime for c in members})
+        records.append(
+            {
+                "namespace": first("namespace"),
+                "name": first("name"),
+                "uid": first("uid"),
+                "qos": first("qos"),
+                "sandbox_id": first("sandbox_id") or (sandbox.id if sandbox else None),
+                "runtime": ",".join(runtimes),
+                "host_network": _shares_host(proc_dir, snapshot.host_namespaces, probe.init_pid, "net"),
+                "host_pid": _shares_host(proc_dir, snapshot.host_namespaces, probe.init_pid, "pid"),
+                "container_count": sum(1 for c in members if not c.sandbox),
+                "process_count": len(pids),
+                "pids": pids,
+                "started": (sandbox.started if sandbox and sandbox.started else min(started, default=None)),
+                "labels": dict(sandbox.labels) if sandbox else {},
+                "containers": [_container_record(c) for c in members],
+            }
+        )
+    records.sort(key=lambda r: (r["namespace"] or "", r["name"] or "", r["uid"] or ""))
+    return records
+
+
+def _label_filter(specs: list[str]) -> dict[str, str]:
+    wanted = {}
+    for spec in specs:
+        key, eq, value = spec.partition("=")
+        if not eq or not key:
+            raise ValueError(spec)
+        wanted[key] = value
+    return wanted
+
+
+def select(records: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.namespace:
+        records = [r for r in records if r["namespace"] in args.namespace]
+    if args.name:
+        records = [
+            r for r in records if r["name"] and any(fnmatch.fnmatchcase(r["name"], g) for g in args.name)
+        ]
+    if args.label:
+        wanted = _label_filter(args.label)
+        records = [r for r in records if all(r["labels"].get(k) == v for k, v in wanted.items())]
+    return records
+
+
+def _flag(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+COLUMNS = [
+    Column("NAMESPACE", "namespace", 9, 20),
+    Column("NAME", "name", 4, 40),
+    Column("QOS", "qos", 3, 10),
+    Column("RUNTIME", "runtime", 7, 12),
+    Column("CONTAINERS", "container_count", 10, 10, ">"),
+    Column("PROCS", "process_count", 5, 5, ">"),
+    Column("HOSTNET", lambda r: _flag(r["host_network"]), 7, 7),
+    Column("HOSTPID", lambda r: _flag(r["host_pid"]), 7, 7),
+    Column("STARTED", "age", 7, 9),
+]
+WIDE_COLUMNS = [
+    *COLUMNS[:2],
+    Column("UID", "uid", 36, 36),
+    *COLUMNS[2:4],
+    Column("SANDBOX", lambda r: (r["sandbox_id"] or "")[:12] or None, 12, 12),
+    *COLUMNS[5:],
+    Column("CONTAINERS(PROCS)", "container_list", 17, None),
+]
+
+
+def _container_list(record: dict[str, Any]) -> str:
+    return ",".join(
+        f"{c['name'] or c['short_id']}({c['process_count']})"
+        for c in record["containers"]
+        if not c["sandbox"]
+    )
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    snapshot = ctx.scan()
+    try:
+        records = select(pod_records(snapshot, ctx.host.proc), args)
+    except ValueError as e:
+        ctx.error(f"--label wants KEY=VALUE, not {str(e)!r}")
+        return EXIT_USAGE
+    if args.output in ("json", "ndjson"):
+        emit(args.output, records)
+        return 0
+    for rec in records:
+        rec["age"] = age(rec["started"])
+        rec["container_list"] = _container_list(rec)
+    emit("table", records, WIDE_COLUMNS if args.output == WIDE else COLUMNS)
+    if not records:
+        ctx.err.write(
+            "no Kubernetes pods found" + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n")
+        )
+    return 0
