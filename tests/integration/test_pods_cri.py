@@ -27,7 +27,10 @@ NODE = 2  # runtime.v1 NamespaceMode
 
 def ctrlens(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("ctrlens") or "ctrlens"
-    return subprocess.run([exe, *args], capture_output=True, text=True, check=check, timeout=60)
+    # errors="replace": other processes on a shared host may carry any bytes in their names
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, errors="replace", check=check, timeout=60
+    )
 
 
 def ctrlens_json(*args: str):
@@ -41,10 +44,10 @@ def descendants(pid: int) -> set[int]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
     found, todo = set(), [pid]
     while todo:
@@ -253,6 +256,9 @@ def test_pods_lists_cri_dockerd_style_pods_from_docker_labels(pods, docker_truth
             labels["io.kubernetes.pod.name"],
         )
         assert rec["runtime"] == "docker" and rec["qos"] == SPECS[key][2]
+        assert rec["labels"]["app"] == pod.name and not any(
+            k.startswith("annotation.") for k in rec["labels"]
+        )
         assert rec["sandbox_id"] == pod.sandbox_id
         by_id = {c["id"]: c for c in rec["containers"]}
         assert set(by_id) == set(inspected)
@@ -300,3 +306,12 @@ def test_kill_on_a_pod_container_names_the_pod_and_its_kubelet(pods):
         assert f"pod {pod.namespace}/{pod.name}" in restart["reason"]
     # nothing was sent: the CRI still reports every container running
     assert all(os.path.exists(f"/proc/{c.pid}") for c in pods["web"].containers)
+
+
+def test_exporter_labels_carry_the_pod_and_namespace(pods, cri_truth):
+    text = ctrlens("serve", "--print").stdout
+    for truth in cri_truth.values():
+        meta = truth["status"].metadata
+        for c in truth["containers"]:
+            line = next(x for x in text.splitlines() if x.startswith("ctrlens_container_info{") and c.id in x)
+            assert f'pod="{meta.name}"' in line and f'namespace="{meta.namespace}"' in line

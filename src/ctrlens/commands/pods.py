@@ -108,6 +108,14 @@ def _container_record(c: Container) -> dict[str, Any]:
     }
 
 
+def _pod_labels(sandbox: Container | None) -> dict[str, str]:
+    """The sandbox's labels without the `annotation.*` copies cri-dockerd adds (a pod's annotations can hold
+    its whole applied spec, env values included)."""
+    if sandbox is None:
+        return {}
+    return {k: v for k, v in sandbox.labels.items() if not k.startswith("annotation.")}
+
+
 def pod_records(snapshot: Snapshot, proc_dir: str) -> list[dict[str, Any]]:
     """Every pod of the snapshot: the containers that carry the same pod uid (else sandbox id, else name)."""
     groups: dict[str, list[Container]] = {}
@@ -142,7 +150,7 @@ def pod_records(snapshot: Snapshot, proc_dir: str) -> list[dict[str, Any]]:
                 "process_count": len(pids),
                 "pids": pids,
                 "started": (sandbox.started if sandbox and sandbox.started else min(started, default=None)),
-                "labels": dict(sandbox.labels) if sandbox else {},
+                "labels": _pod_labels(sandbox),
                 "containers": [_container_record(c) for c in members],
             }
         )
