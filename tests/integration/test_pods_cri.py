@@ -280,6 +280,13 @@ def test_filters_by_namespace_and_name(pods):
     assert [(r["namespace"], r["name"]) for r in one] == [("monitoring", f"hostpid-{SUFFIX}")]
     wide = ctrlens("pods", "-o", "wide", "-n", "monitoring").stdout
     assert "app(1)" in wide and "sidecar(2)" in wide and pods["hostpid"].uid in wide
+    # ps and containers take the same pod filters: exactly the pod's processes and containers
+    truth = pods["hostpid"]
+    want = set().union(*(descendants(p) for p in (truth.sandbox_pid, *(c.pid for c in truth.containers))))
+    got = ctrlens_json("ps", "--namespace", "monitoring", "--pod", f"hostpid-{SUFFIX}")
+    assert {p["pid"] for p in got} == want
+    got = ctrlens_json("containers", "--pod", truth.uid)  # by uid too
+    assert {c["id"] for c in got} == truth.ids
     bad = ctrlens("pods", "--label", "nokey", check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("ctrlens: ") and "Traceback" not in bad.stderr
 

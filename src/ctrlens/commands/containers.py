@@ -9,6 +9,7 @@ from typing import Any
 
 from ..model import Container, Snapshot
 from ..output import Column, add_output_option, emit
+from .pods import add_pod_filters, in_pods
 
 NAME = "containers"
 ORDER = 5
@@ -21,6 +22,7 @@ Names, images and pods come from the runtimes' own files on the host, not from t
 examples:
   ctrlens containers
   ctrlens containers --runtime podman -o json
+  ctrlens containers --namespace kube-system --no-sandbox
 """
 
 
@@ -34,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers"
     )
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
@@ -77,7 +80,7 @@ COLUMNS = [
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
     snapshot = ctx.scan()
-    containers = container_rows(snapshot, args.runtime, args.no_sandbox)
+    containers = [c for c in container_rows(snapshot, args.runtime, args.no_sandbox) if in_pods(c, args)]
     records = [c.to_dict() for c in containers]
     by_id = {c.id: c for c in containers}
     if args.output != "table":

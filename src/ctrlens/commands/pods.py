@@ -10,7 +10,6 @@ from typing import Any
 from ..errors import EXIT_USAGE
 from ..model import Container, Pod, Snapshot
 from ..output import Column, emit
-from .containers import age
 
 NAME = "pods"
 ORDER = 6
@@ -58,6 +57,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="table",
         help=f"output format ({', '.join(FORMATS)}); default table; wide adds uid, sandbox and containers",
     )
+
+
+def add_pod_filters(parser: argparse.ArgumentParser) -> None:
+    """--namespace/--pod for commands that list containers or processes (ps, containers)."""
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="only containers of pods in this Kubernetes namespace; repeatable",
+    )
+    parser.add_argument(
+        "--pod",
+        action="append",
+        metavar="GLOB",
+        help="only containers of pods whose name (or uid) matches; repeatable",
+    )
+
+
+def in_pods(container: Container | None, args: argparse.Namespace) -> bool:
+    """True if `container` passes --namespace/--pod (always, when neither is given)."""
+    namespaces, names = getattr(args, "namespace", None), getattr(args, "pod", None)
+    if not namespaces and not names:
+        return True
+    pod = container.pod if container else None
+    if pod is None:
+        return False
+    if namespaces and pod.namespace not in namespaces:
+        return False
+    if names:
+        keys = [k for k in (pod.name, pod.uid) if k]
+        return any(fnmatch.fnmatchcase(k, g) for k in keys for g in names)
+    return True
 
 
 def _pod_key(container: Container) -> str | None:
@@ -224,6 +255,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if args.output in ("json", "ndjson"):
         emit(args.output, records)
         return 0
+    from .containers import age  # containers imports this module's filters
+
     for rec in records:
         rec["age"] = age(rec["started"])
         rec["container_list"] = _container_list(rec)

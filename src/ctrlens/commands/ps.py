@@ -7,6 +7,7 @@ from typing import Any
 
 from ..model import ROLE_RUNTIME, ROLE_SHIM, Container, Process, Snapshot
 from ..output import Column, add_output_option, cut, emit, safe_text, terminal_width
+from .pods import add_pod_filters, in_pods
 
 NAME = "ps"
 ORDER = 10
@@ -19,6 +20,7 @@ examples:
   ctrlens ps -C nginx           which nginx is in a container, which is on the host
   ctrlens ps --forest           the process tree with shims and containers, like ps -ef --forest
   ctrlens ps --container web    the processes of one container
+  ctrlens ps --namespace shop   the processes of the pods of one Kubernetes namespace (--pod NAME: one pod)
   ctrlens ps -o json | jq '.[] | select(.container.runtime=="podman")'
 """
 
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--containers-only", action="store_true", help="only processes inside containers")
     which.add_argument("--host-only", action="store_true", help="only host processes (not in any container)")
     parser.add_argument("--forest", action="store_true", help="show the process tree, annotated")
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
@@ -51,6 +54,8 @@ def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Any) -> list[Proce
             procs = [p for p in procs if p.pid in wanted]
         else:
             procs = [p for p in procs if p.container_id == target.container.id]
+    if args.namespace or args.pod:
+        procs = [p for p in procs if in_pods(snapshot.container_of(p.pid), args)]
     if args.containers_only:
         procs = [p for p in procs if p.container_id is not None]
     if args.host_only:
