@@ -67,6 +67,8 @@ def test_a_pod_without_runtime_files_still_shows_its_uid_and_qos_from_the_cgroup
     _, out, _ = pods(tree, capsys, "-o", "json")
     (rec,) = json.loads(out)
     assert (rec["name"], rec["namespace"], rec["uid"], rec["qos"]) == (None, None, uid, "guaranteed")
+    _, out, _ = pods(tree, capsys)
+    assert f"pod{uid}" in out  # the pods table names it by uid
     main(["--host-root", str(tree.root), "ps", "-o", "json"])
     proc = next(p for p in json.loads(capsys.readouterr().out) if p["pid"] == 701)
     assert proc["pod"]["uid"] == uid and proc["pod"]["qos"] == "guaranteed" and proc["pod"]["name"] is None

@@ -218,7 +218,7 @@ def _flag(value: bool | None) -> str:
 
 COLUMNS = [
     Column("NAMESPACE", "namespace", 9, 20),
-    Column("NAME", "name", 4, 40),
+    Column("NAME", "display_name", 4, 40),
     Column("QOS", "qos", 3, 10),
     Column("RUNTIME", "runtime", 7, 12),
     Column("CONTAINERS", "container_count", 10, 10, ">"),
@@ -260,6 +260,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     for rec in records:
         rec["age"] = age(rec["started"])
         rec["container_list"] = _container_list(rec)
+        # a pod whose runtime files are unreadable is still named, by the uid in its cgroup path
+        rec["display_name"] = rec["name"] or (f"pod{rec['uid']}" if rec["uid"] else None)
     emit("table", records, WIDE_COLUMNS if args.output == WIDE else COLUMNS)
     if not records:
         ctx.err.write(
