@@ -322,3 +322,29 @@ def test_exporter_labels_carry_the_pod_and_namespace(pods, cri_truth):
         for c in truth["containers"]:
             line = next(x for x in text.splitlines() if x.startswith("ctrlens_container_info{") and c.id in x)
             assert f'pod="{meta.name}"' in line and f'namespace="{meta.namespace}"' in line
+
+
+def test_kill_a_pod_is_refused_unless_all_then_every_container_ends(testbed, pods):
+    """`kill pod/NS/NAME` without --all: refused (exit 4), nothing sent. With --all: every process of every
+    container of the pod is signalled, and the CRI itself then reports each container exited."""
+    victim = testbed.run_cri_pod(f"victim-{SUFFIX}", "shop", "besteffort")
+    try:
+        ref = f"pod/shop/{victim.name}"
+        refused = ctrlens("kill", ref, "-s", "KILL", "--yes", check=False)
+        assert refused.returncode == 4 and "--all" in refused.stderr and "Traceback" not in refused.stderr
+        assert all(os.path.exists(f"/proc/{c.pid}") for c in victim.containers)
+        res = ctrlens("kill", ref, "--all", "-s", "KILL", "--yes", "--wait", "2", "-o", "json")
+        records = json.loads(res.stdout)
+        assert [r["plan"]["container"]["id"] for r in records] == [c.id for c in victim.containers] + [
+            victim.sandbox_id
+        ]  # the containers first, the sandbox last
+        with testbed.cri_client() as cri:
+            assert {c.id: c.state for c in cri.list_containers(victim.sandbox_id)} == {
+                c.id: 2
+                for c in victim.containers  # CONTAINER_EXITED
+            }
+        assert not any(
+            os.path.exists(f"/proc/{p}") for p in (victim.sandbox_pid, *(c.pid for c in victim.containers))
+        )
+    finally:
+        testbed.remove_pod(victim)

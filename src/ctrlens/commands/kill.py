@@ -31,6 +31,8 @@ examples:
   ctrlens kill -s KILL web --yes    end web now; reports its new PID if Docker restarts it
   ctrlens kill --all -s TERM web    every process of web
   ctrlens kill 4242 -s HUP          one process (the container keeps running)
+  ctrlens kill pod/shop/web --all   every process of every container of a Kubernetes pod (its kubelet
+                                    recreates them); without --all a pod is refused
   ctrlens kill web -s KILL --dry-run -o json   the plan only, as JSON
 """
 EPILOG = """\
@@ -40,7 +42,9 @@ before the signal), 4 refused (no confirmation, kernel thread, host init), 5 per
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="container ID, unique prefix or name, or a host PID")
+    parser.add_argument(
+        "ref", metavar="REF", help="container ID, unique prefix or name, a host PID, or pod/[NAMESPACE/]NAME"
+    )
     parser.add_argument(
         "-s",
         "--signal",
@@ -71,6 +75,11 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
     snapshot = ctx.scan()
+    pod = _pod_ref(snapshot, args.ref)
+    if pod is not None:  # pod/NAME: refused unless --all, then every container of the pod
+        from .pods import kill_pod
+
+        return kill_pod(args, ctx, snapshot, *pod)
     with plan_kill(snapshot, args.ref, sig, all=args.all, host=ctx.host) as plan:
         text = args.output == "table"
         plan_stream = ctx.out if text else ctx.err
@@ -87,6 +96,21 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         else:
             _emit(args, ctx, plan, outcome)
         return 0 if outcome.state != "not-sent" else 3
+
+
+def _pod_ref(snapshot: Any, ref: str) -> Any:
+    """A `pod/…` REF that names no container (a pod called "pod" keeps its `pod/container` REFs)."""
+    from ..errors import NotFound
+    from ..refs import resolve_ref
+    from .pods import pod_ref
+
+    if not ref.startswith("pod/"):
+        return None
+    try:
+        resolve_ref(snapshot, ref)
+        return None
+    except NotFound:
+        return pod_ref(snapshot, ref)
 
 
 def _confirm(question: str, ctx: Any) -> bool:

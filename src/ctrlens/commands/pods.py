@@ -268,3 +268,85 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             "no Kubernetes pods found" + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n")
         )
     return 0
+
+
+# ---- pod/NAME for `kill`: a pod is refused unless --all, then every container of it is signalled -------------
+
+
+def pod_ref(snapshot: Snapshot, ref: str) -> tuple[str, list[Container]] | None:
+    """`pod/NAME`, `pod/NAMESPACE/NAME` or `pod/UID`: (namespace/name, the pod's containers, its sandbox last);
+    None if `ref` is not a pod REF. Raises NotFound, or UsageError when several namespaces have that pod."""
+    from ..errors import NotFound, UsageError
+
+    if not ref.startswith("pod/"):
+        return None
+    spec = ref[len("pod/") :]
+    ns, _, name = spec.rpartition("/")
+    groups: dict[str, list[Container]] = {}
+    for c in snapshot.containers.values():
+        pod, key = c.pod, _pod_key(c)
+        if pod is None or key is None:
+            continue
+        if (pod.name == name and (not ns or pod.namespace == ns)) or (not ns and pod.uid == name):
+            groups.setdefault(key, []).append(c)
+    if not groups:
+        raise NotFound(f"no pod matches {spec!r} (`ctrlens pods` lists them)")
+    if len(groups) > 1:
+        raise UsageError(f"{len(groups)} pods are called {name!r}: name its namespace, pod/NAMESPACE/{name}")
+    (members,) = groups.values()
+    members.sort(key=lambda c: (c.sandbox, c.kube_container or "", c.id))  # the sandbox last
+    pod = members[0].pod or Pod(None, None, None)  # every member has one: grouped by pod
+    label = f"{pod.namespace}/{pod.name}" if pod.namespace and pod.name else (pod.name or f"pod{pod.uid}")
+    return label, members
+
+
+def kill_pod(
+    args: argparse.Namespace, ctx: Any, snapshot: Snapshot, label: str, members: list[Container]
+) -> int:
+    """`ctrlens kill pod/NAME`: refused without --all (one container's end does not stop a pod, its kubelet
+    recreates it); with --all, one plan per container (every process of each), one confirmation, then each
+    container in turn, the sandbox last."""
+    from contextlib import ExitStack
+
+    from ..act import Refused, execute, parse_signal, plan_kill
+    from ..output import safe_text, write_json, write_ndjson
+    from .kill import _confirm
+
+    names = ", ".join(c.kube_container or c.short_id for c in members)
+    if not args.all:
+        example = next((c.name for c in members if not c.sandbox and c.name), None)
+        raise Refused(
+            f"pod {label} ({names}) is not one process: signalling it would not stop the pod (its kubelet "
+            "recreates what dies); pass --all to signal every process of every container of the pod"
+            + (f", or name one container ({example})" if example else "")
+        )
+    sig = parse_signal(args.signal)
+    text = args.output == "table"
+    with ExitStack() as stack:
+        plans = [
+            stack.enter_context(plan_kill(snapshot, c.id, sig, all=True, host=ctx.host)) for c in members
+        ]
+        stream = ctx.out if text else ctx.err
+        if text or not args.yes:
+            stream.write(f"pod {safe_text(label)}: {len(plans)} containers ({safe_text(names)})\n")
+            for plan in plans:
+                stream.write("\n".join(plan.lines()) + "\n")
+        outcomes: list[Any] = [None] * len(plans)
+        if not args.dry_run:
+            if not args.yes and not _confirm(f"Send {plans[0].signal_name} to pod {label}?", ctx):
+                raise Refused("nothing sent")
+            outcomes = [execute(plan, wait=args.wait) for plan in plans]
+            if text:
+                for plan, outcome in zip(plans, outcomes, strict=True):
+                    who = plan.container.display_name if plan.container else "?"
+                    ctx.out.write(f"result: {safe_text(who)}: {safe_text(outcome.message)}\n")
+        records = [
+            {"plan": p.to_dict(), "outcome": o.to_dict() if o else None}
+            for p, o in zip(plans, outcomes, strict=True)
+        ]
+    if args.output == "json":
+        write_json(records, ctx.out)
+    elif args.output == "ndjson":
+        write_ndjson(records, ctx.out)
+    sent = args.dry_run or any(o is not None and o.state != "not-sent" for o in outcomes)
+    return 0 if sent else 3
