@@ -1092,9 +1092,10 @@ class Testbed:
         p = self.paths
         conf: dict[str, Any] = {}
         for system in ("/usr/share/containers/containers.conf", "/etc/containers/containers.conf"):
-            # keep the packaged defaults (capabilities, sysctls): CONTAINERS_CONF replaces those files
-            with suppress(OSError, tomllib.TOMLDecodeError):
+            try:  # keep the packaged defaults (capabilities, sysctls): CONTAINERS_CONF replaces those files
                 _merge(conf, tomllib.loads(Path(system).read_text()))
+            except (OSError, tomllib.TOMLDecodeError):
+                pass
         try:
             _toml(conf)
         except TypeError:  # something our small writer cannot express: use podman's built-in defaults
