@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers"
     )
+    parser.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
+    )
     add_pod_filters(parser)
     add_output_option(parser)
 
@@ -79,7 +84,10 @@ COLUMNS = [
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
     containers = [c for c in container_rows(snapshot, args.runtime, args.no_sandbox) if in_pods(c, args)]
     records = [c.to_dict() for c in containers]
     by_id = {c.id: c for c in containers}

@@ -74,7 +74,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     sig = parse_signal(args.signal)  # bad input fails before any scan
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host).mask_snapshot(snapshot)  # the plan shows command lines: no secrets in them
     pod = _pod_ref(snapshot, args.ref)
     if pod is not None:  # pod/NAME: refused unless --all, then every container of the pod
         from .pods import kill_pod

@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only pods whose sandbox carries this label (Docker labels; the io.kubernetes.* keys); repeatable",
     )
     parser.add_argument(
+        "--reveal", action="store_true", help="show secrets in labels instead of redacting them"
+    )
+    parser.add_argument(
         "-o",
         "--output",
         choices=FORMATS,
@@ -246,7 +249,10 @@ def _container_list(record: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in labels
     try:
         records = select(pod_records(snapshot, ctx.host.proc), args)
     except ValueError as e:
