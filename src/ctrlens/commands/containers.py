@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from ..model import Container, Snapshot
 from ..output import Column, Result, add_output_option, render_table
 from ._base import Context
+from .pods import add_pod_filters, in_pods
 
 NAME = "containers"
 ORDER = 5
@@ -21,6 +22,7 @@ Names, images and pods come from the runtimes' own files on the host, not from t
 examples:
   ctrlens containers
   ctrlens containers --runtime podman -o json
+  ctrlens containers --namespace kube-system --no-sandbox
 """
 
 
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show secrets in command lines and labels instead of redacting them",
     )
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
     snapshot = ctx.scan()
     Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
-    containers = container_rows(snapshot, args.runtime, args.no_sandbox)
+    containers = [c for c in container_rows(snapshot, args.runtime, args.no_sandbox) if in_pods(c, args)]
 
     def table() -> str:
         if not containers:  # said beside the table only: an empty JSON list needs no words

@@ -36,6 +36,8 @@ examples:
   ctrlens kill -s KILL web --yes    end web now; reports its new PID if Docker restarts it
   ctrlens kill --all -s TERM web    every process of web
   ctrlens kill 4242 -s HUP          one process (the container keeps running)
+  ctrlens kill pod/shop/web --all   every process of every container of a Kubernetes pod (its kubelet
+                                    recreates them); without --all a pod is refused
   ctrlens kill web -s KILL --dry-run -o json   the plan only, as JSON
 """
 EPILOG = """\
@@ -45,7 +47,9 @@ before the signal), 4 refused (no confirmation, kernel thread, host init), 5 per
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="container ID, unique prefix or name, or a host PID")
+    parser.add_argument(
+        "ref", metavar="REF", help="container ID, unique prefix or name, a host PID, or pod/[NAMESPACE/]NAME"
+    )
     parser.add_argument(
         "-s",
         "--signal",
@@ -92,6 +96,11 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 
     snapshot = ctx.scan()
     Redactor.for_host(ctx.host).mask_snapshot(snapshot)  # the plan shows command lines: no secrets in them
+    pod = _pod_ref(snapshot, args.ref)
+    if pod is not None:  # pod/NAME: refused unless --all, then every container of the pod
+        from .pods import kill_pod
+
+        return kill_pod(args, ctx, snapshot, *pod)
     text = ctx.person_reads_stdout  # the plan is the table; with JSON it goes to stderr
     with plan_kill(snapshot, args.ref, sig, all=args.all, host=ctx.host) as plan:
         plan_stream = ctx.out if text else ctx.err
@@ -111,6 +120,21 @@ def run(args: argparse.Namespace, ctx: Context) -> Result:
 def _result(plan: Any, outcome: Any, line: str | None, exit_code: int = 0) -> Result:
     record = {"plan": plan.to_dict(), "outcome": outcome.to_dict() if outcome else None}
     return Result(document=record, table=lambda: line or "", exit_code=exit_code)
+
+
+def _pod_ref(snapshot: Any, ref: str) -> Any:
+    """A `pod/…` REF that names no container (a pod called "pod" keeps its `pod/container` REFs)."""
+    from ..errors import NotFound
+    from ..refs import resolve_ref
+    from .pods import pod_ref
+
+    if not ref.startswith("pod/"):
+        return None
+    try:
+        resolve_ref(snapshot, ref)
+        return None
+    except NotFound:
+        return pod_ref(snapshot, ref)
 
 
 def _confirm(question: str, ctx: Context) -> bool:

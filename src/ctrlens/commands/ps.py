@@ -8,6 +8,7 @@ from typing import Any
 from ..model import ROLE_RUNTIME, ROLE_SHIM, Container, Process, Snapshot
 from ..output import Column, Result, add_output_option, cut, render_table, safe_text, terminal_width
 from ._base import Context
+from .pods import add_pod_filters, in_pods
 
 NAME = "ps"
 ORDER = 10
@@ -21,6 +22,7 @@ examples:
   ctrlens ps -C nginx           which nginx is in a container, which is on the host
   ctrlens ps --forest           the process tree with shims and containers, like ps -ef --forest
   ctrlens ps --container web    the processes of one container
+  ctrlens ps --namespace shop   the processes of the pods of one Kubernetes namespace (--pod NAME: one pod)
   ctrlens ps -o json | jq '.[] | select(.container.runtime=="podman")'
 """
 
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show secrets in command lines and labels instead of redacting them",
     )
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
@@ -58,6 +61,8 @@ def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Context) -> list[P
             procs = [p for p in procs if p.pid in wanted]
         else:
             procs = [p for p in procs if p.container_id == target.container.id]
+    if args.namespace or args.pod:
+        procs = [p for p in procs if in_pods(snapshot.container_of(p.pid), args)]
     if args.containers_only:
         procs = [p for p in procs if p.container_id is not None]
     if args.host_only:
@@ -84,9 +89,17 @@ def _row(snapshot: Snapshot, proc: Process) -> dict[str, Any]:
         "user": proc.user,
         "container": container_label(snapshot, proc, container),
         "runtime": container.runtime if container else None,
-        "pod": container.pod.ref if container and container.pod else None,
+        "pod": _pod_label(container),
         "command": proc.command,
     }
+
+
+def _pod_label(container: Container | None) -> str | None:
+    """namespace/name, else the pod's uid from its cgroup path (a pod whose runtime files are unreadable)."""
+    pod = container.pod if container else None
+    if pod is None:
+        return None
+    return pod.ref or (f"pod{pod.uid}" if pod.uid else None)
 
 
 COLUMNS = [

@@ -48,6 +48,7 @@ class OutputFormat(StrEnum):
     JSON = "json"
     NDJSON = "ndjson"
     SARIF = "sarif"
+    WIDE = "wide"  # the table with more columns (`Result.wide`)
 
 
 FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.NDJSON)
@@ -86,6 +87,7 @@ class Result:
     sarif: Callable[[], dict[str, Any]] | None = None
     exit_code: int = 0
     records_one_a_line: bool = False
+    wide: Callable[[], str] | None = None
 
     def json_document(self) -> Any:
         return self.document() if callable(self.document) else self.document
@@ -240,6 +242,12 @@ def _format_table(result: Result, stream: TextIO) -> None:
         stream.write(terminal_safe(text.rstrip("\n")) + "\n")
 
 
+def _format_wide(result: Result, stream: TextIO) -> None:
+    if result.wide is None:
+        raise ValueError("this command has no wide view")
+    _format_table(Result(table=result.wide), stream)
+
+
 def _format_json(result: Result, stream: TextIO) -> None:
     document = result.json_document()
     if result.records_one_a_line and isinstance(document, dict):
@@ -263,6 +271,7 @@ FORMATTERS: dict[OutputFormat, Callable[[Result, TextIO], None]] = {
     OutputFormat.JSON: _format_json,
     OutputFormat.NDJSON: _format_ndjson,
     OutputFormat.SARIF: _format_sarif,
+    OutputFormat.WIDE: _format_wide,
 }
 
 
