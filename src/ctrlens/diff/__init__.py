@@ -21,6 +21,7 @@ from ..errors import CtrlensError
 from ..host import Host
 from ..model import Container, Snapshot
 from ..rootfs.root import ContainerRoot
+from .content import HASH_CAP
 from .heuristic import LIMITATIONS, RecentChanges, process_start_ns
 from .image import ImageView
 from .locate import RootLocation, locate_root
@@ -72,7 +73,8 @@ def diff_container(
 def _overlay(
     container: Container, where: RootLocation, style: str, hash: bool, progress: Progress | None
 ) -> DiffResult:
-    assert where.upper is not None
+    if where.upper is None:
+        raise CtrlensError(f"{container.display_name}: no writable layer found")
     result = DiffResult(
         container.id,
         container.name,
@@ -105,6 +107,8 @@ def _overlay(
         changes = hide_podman_mount_points(changes)
     result.changes = changes
     result.warnings = walker.warnings
+    if hash:
+        result.note_hash_caps(HASH_CAP)
     options = set(where.fs.mount_line.super_options)
     if "metacopy=on" in options:
         result.limitations.append(
@@ -155,6 +159,8 @@ def _heuristic(
         walker = RecentChanges(root, since, hash=hash, progress=progress)
         result.changes = walker.run()
     result.warnings = walker.warnings
+    if hash:
+        result.note_hash_caps(HASH_CAP)
     return result
 
 

@@ -1,16 +1,18 @@
 """Tree walks that stay fd-relative: each directory is opened by name from its parent's fd with O_NOFOLLOW, so a
 symlinked directory is listed but never entered, and nothing depends on path strings (depth beyond PATH_MAX is
 fine). Every entry is lstat'ed; kernel filesystems (/proc, /sys…) inside a container are not entered.
+However deep the tree, a walk holds at most `fdwindow.KEEP` directory fds (see fdwindow): depth hides nothing.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from ._sys import mount_id, pseudo_fs_name
 from .entry import Entry
+from .fdwindow import after_pop, after_push
 from .root import ContainerRoot, cpath, list_fd
 from .safeopen import open_dir_at
 
@@ -24,16 +26,22 @@ class Step:
     event: str
     entry: Entry
     parent_fd: int  # the directory fd holding entry (valid until the next step); -1 for the top
-    dir_fd: int = -1  # ENTER only: the directory itself, open O_RDONLY (valid until its LEAVE)
+    dir_fd: int = -1  # ENTER and LEAVE: the directory itself, open O_RDONLY (valid until the next step)
     depth: int = 0
 
 
 @dataclass(slots=True)
 class _Frame:
     entry: Entry
-    fd: int
+    fd: int  # -1 while out of the fd window (re-opened by name when the walk climbs back)
     entries: Iterator[Entry]
     depth: int
+
+
+def _close(frame: _Frame) -> None:
+    if frame.fd >= 0:
+        os.close(frame.fd)
+        frame.fd = -1
 
 
 def _same_inode(a: os.stat_result, b: os.stat_result) -> bool:
@@ -48,7 +56,7 @@ def walk(
     all_names: bool = True,
     on_skip: Callable[[Entry, str], None] | None = None,
     follow_top: bool = False,
-) -> Iterator[Step]:
+) -> Generator[Step, None, None]:
     """Pre-order walk of `path` (not following it unless `follow_top`), with LEAVE after each directory.
 
     `cross_mounts=False` stays on the top's mount (rm -r). Directories not entered are reported via `on_skip`
@@ -76,7 +84,8 @@ def walk(
                 try:
                     yield Step(LEAVE, frame.entry, -1, frame.fd, frame.depth)
                 finally:
-                    os.close(frame.fd)
+                    _close(frame)
+                    after_pop(stack, _reopen, _close, lambda lost: _lose(lost, skip))
                 continue
             if not entry.is_dir:
                 yield Step(ITEM, entry, frame.fd, -1, frame.depth + 1)
@@ -108,9 +117,10 @@ def walk(
             stack.append(
                 _Frame(entry, child, _entries(root, child, entry.path, all_names, skip), frame.depth + 1)
             )
+            after_push(stack, _close)
     finally:
         for frame in stack:
-            os.close(frame.fd)
+            _close(frame)
 
 
 def _entries(
@@ -134,6 +144,25 @@ def _enter(parent_fd: int, entry: Entry, skip: Callable[[Entry, str], None]) -> 
         skip(entry, "changed while walking")
         return -1
     return fd
+
+
+def _reopen(parent: _Frame, frame: _Frame) -> bool:
+    """Open `frame` again by its name in `parent` (open): False when it is no longer the directory we listed."""
+    try:
+        fd = open_dir_at(parent.fd, frame.entry.name)
+    except OSError:
+        return False
+    if not _same_inode(os.fstat(fd), frame.entry.st):
+        os.close(fd)
+        return False
+    frame.fd = fd
+    return True
+
+
+def _lose(frame: _Frame, skip: Callable[[Entry, str], None]) -> None:
+    if next(frame.entries, None) is not None:
+        skip(frame.entry, "changed while walking: the rest of it is not listed")
+    frame.entries = iter(())
 
 
 def _with_pseudo(entry: Entry, fs: str) -> Entry:

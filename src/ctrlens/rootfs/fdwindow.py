@@ -1,0 +1,60 @@
+"""Bounded directory fds for walks of any depth (a container can nest 100,000 directories; we get ~1024 fds).
+
+A walk keeps a stack of open directories. Only the deepest `KEEP` of them (and the top) hold an fd; deeper
+pushes close the fd of the frame that falls out of the window. When the walk climbs back to a frame whose fd was
+closed, it is re-opened by name from the nearest ancestor still open, one component at a time with
+O_NOFOLLOW|O_DIRECTORY, each checked to be the inode first seen: a symlink is never followed, and a directory
+swapped meanwhile is reported as lost rather than walked in its new place. No path string is built, so depth
+beyond PATH_MAX is fine. Cost: O(depth² / KEEP) re-opens on a chain, nothing on ordinary trees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+KEEP = 48  # directory fds one walk holds at once (a diff runs two walks side by side: well under 1024)
+
+
+class Frame(Protocol):
+    @property
+    def fd(self) -> int: ...  # -1 while closed
+
+
+F = TypeVar("F", bound=Frame)
+
+
+def after_push(frames: Sequence[F], close: Callable[[F], None], keep: int = KEEP) -> None:
+    """Call after each push: close the frame that just left the window (never the top, frames[0])."""
+    index = len(frames) - keep - 1
+    if index >= 1 and frames[index].fd >= 0:
+        close(frames[index])
+
+
+def after_pop(
+    frames: Sequence[F],
+    reopen: Callable[[F, F], bool],
+    close: Callable[[F], None],
+    lost: Callable[[F], None],
+    keep: int = KEEP,
+) -> None:
+    """Call after each pop: make sure the new deepest frame is open again.
+
+    `reopen(parent, frame)` opens `frame` from its open parent and says whether it is still the same directory;
+    frames in between are opened in passing and closed again unless they fall in the window. When a re-open
+    fails, that frame and every frame below it get `lost` (their remaining entries cannot be listed).
+    """
+    if not frames or frames[-1].fd >= 0:
+        return
+    last = len(frames) - 1
+    start = last
+    while frames[start].fd < 0:
+        start -= 1  # frames[0] is always open
+    lowest_kept = max(last - keep + 1, 1)
+    for index in range(start + 1, last + 1):
+        if not reopen(frames[index - 1], frames[index]):
+            for gone in frames[index:]:
+                lost(gone)
+            break
+        if start < index - 1 < lowest_kept and frames[index - 1].fd >= 0:
+            close(frames[index - 1])
