@@ -91,18 +91,43 @@ def test_snapshot_under_1024_fds_records_the_deep_binary(deep, tmp_path):
     assert BOTTOM in paths and "new-executable" in paths[BOTTOM]["flags"]
 
 
-def test_fs_cp_of_a_sparse_terabyte_is_sparse(deep, tmp_path):
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 MiB tmpfs as the destination: a copy that wrote zeros would fill it, never the host's disk."""
+    where = tmp_path / "small"
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_fs_cp_of_a_sparse_terabyte_is_sparse(deep, small_disk):
     start = time.monotonic()
-    done = ctrlens("fs", "cp", f"{deep.name}:/sparse-tib", str(tmp_path / "copy"))
+    done = ctrlens("fs", "cp", f"{deep.name}:/sparse-tib", str(small_disk / "copy"), timeout=120)
     took = time.monotonic() - start
     assert done.returncode == 0, done.stderr
-    st = os.stat(tmp_path / "copy")
+    st = os.stat(small_disk / "copy")
     assert st.st_size == 1 << 40
     assert st.st_blocks * 512 < 1 << 20, f"{st.st_blocks * 512} bytes on disk"
-    with open(tmp_path / "copy", "rb") as f:
+    with open(small_disk / "copy", "rb") as f:
         f.seek(1 << 30)
         assert f.read(10) == b"DATA-AT-1G"
     print(f"fs cp of a 1 TiB sparse file: {took:.2f}s, {st.st_blocks * 512} bytes on disk")
+
+
+def test_fs_cp_refuses_what_does_not_fit_and_says_the_rule(testbed, small_disk):
+    started = testbed.run_docker(unique_name("walks-fit"))
+    try:
+        testbed.docker("exec", started.id, "dd", "if=/dev/urandom", "of=/data", "bs=1M", "count=200")
+        done = ctrlens("fs", "cp", f"{started.name}:/data", str(small_disk / "data"))
+        assert done.returncode == 4
+        err = done.stderr.decode()
+        assert "refusing to copy /data: 200.0 MiB of data" in err and "reserve of 64.0 MiB" in err
+        assert len(err.splitlines()) == 1 and os.listdir(small_disk) == []
+    finally:
+        testbed.remove(started)
 
 
 def test_diff_hash_of_a_sparse_terabyte_is_capped_and_says_so(deep):

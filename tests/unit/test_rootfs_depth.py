@@ -21,7 +21,7 @@ import pytest
 from ctrlens.diff.content import HASH_CAP, sha256_at
 from ctrlens.diff.image import ImageView
 from ctrlens.diff.overlay import STYLE_DOCKER, STYLE_PODMAN, OverlayDiff
-from ctrlens.rootfs import ContainerRoot, copy_out, read_tar, write_tar
+from ctrlens.rootfs import ContainerRoot, copy_in, copy_out, read_tar, remove, write_tar
 from ctrlens.rootfs.copyout import _copy_data
 from ctrlens.rootfs.errors import RootfsError
 from ctrlens.rootfs.fdwindow import KEEP
@@ -179,6 +179,18 @@ def test_copy_of_a_3000_level_tree_under_256_fds(tmp_path: Path) -> None:
         fd = child
     assert os.stat("dropped", dir_fd=fd).st_size == len(ELF)
     os.close(fd)
+
+
+def test_copy_in_and_rm_r_of_a_3000_level_tree_under_256_fds(tmp_path: Path) -> None:
+    host, ctr = tmp_path / "host", tmp_path / "ctr"
+    host.mkdir()
+    ctr.mkdir()
+    chain(host)
+    with fd_limit(256), ContainerRoot.from_path(ctr) as root:
+        report = copy_in(root, host / "d", "/", recursive=True)
+        assert (report.files, report.dirs) == (1, DEPTH - 1)
+        assert remove(root, "/d", recursive=True).action == "removed"
+    assert os.listdir(ctr) == []
 
 
 def test_tar_of_a_3000_level_tree_under_256_fds_round_trips(tmp_path: Path) -> None:

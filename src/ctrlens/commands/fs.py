@@ -69,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dst", metavar="DST")
     p.add_argument("-r", dest="recursive", action="store_true", help="copy directories")
     p.add_argument(
-        "-a", dest="archive", action="store_true", help="keep owners and times (modes are kept anyway)"
+        "-a",
+        dest="archive",
+        action="store_true",
+        help="keep owners (host ids as stored) and times; set-id bits still dropped (see --keep-setid)",
     )
     p.add_argument("-L", dest="follow", action="store_true", help="follow a symlink given as SRC")
     p.add_argument(

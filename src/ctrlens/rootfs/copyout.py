@@ -20,14 +20,13 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass
 
 from ._sys import chown_fd, rename_noreplace
 from .atomic import FileWriter, Meta, apply_meta, remove_tree_at, temp_name
 from .entry import Entry
 from .errors import RootfsError, UnsafeFile, kind_name
 from .fdcopy import allocated_bytes, copy_sparse
-from .fdwindow import after_pop, after_push
+from .fdwindow import DirFrame, after_pop, after_push, close_frame, reopen_frame, replaced
 from .interrupt import terminating_cleanly
 from .report import CopyReport
 from .root import ContainerRoot, show
@@ -269,39 +268,6 @@ def _copy_tree(
         raise
 
 
-@dataclass(slots=True)
-class _HostDir:
-    """A directory made on the host, parallel to the walk's; its fd is closed when it leaves the fd window."""
-
-    name: bytes
-    st: os.stat_result  # the container directory's lstat (metadata applied at LEAVE)
-    ino: tuple[int, int]  # the host directory we made
-    fd: int
-
-
-def _close_host(frame: _HostDir) -> None:
-    if frame.fd >= 0:
-        os.close(frame.fd)
-        frame.fd = -1
-
-
-def _reopen_host(parent: _HostDir, frame: _HostDir) -> bool:
-    try:
-        fd = open_dir_at(parent.fd, frame.name)
-    except OSError:
-        return False
-    got = os.fstat(fd)
-    if (got.st_dev, got.st_ino) != frame.ino:
-        os.close(fd)
-        return False
-    frame.fd = fd
-    return True
-
-
-def _host_lost(frame: _HostDir) -> None:
-    raise RootfsError(f"the host copy's directory {os.fsdecode(frame.name)} was replaced while copying")
-
-
 def _fill_tree(
     root: ContainerRoot,
     top: Entry,
@@ -311,7 +277,7 @@ def _fill_tree(
     report: CopyReport,
     space: SpaceGuard,
 ) -> None:
-    hosts: list[_HostDir] = []  # host directories, parallel to the walk's open directories (fd-windowed too)
+    hosts: list[DirFrame] = []  # host directories, parallel to the walk's open directories (fd-windowed too)
     try:
         for step in walk(root, top.path, on_skip=lambda e, why: report.skip(e.path, why)):
             entry = step.entry
@@ -322,21 +288,21 @@ def _fill_tree(
                     os.mkdir(entry.name, 0o700, dir_fd=hosts[-1].fd)
                     fd = open_dir_at(hosts[-1].fd, entry.name)
                     report.dirs += 1
-                got = os.fstat(fd)
-                hosts.append(_HostDir(entry.name, entry.st, (got.st_dev, got.st_ino), fd))
-                after_push(hosts, _close_host)
+                hosts.append(DirFrame.opened(fd, entry.name, entry.st))
+                after_push(hosts, close_frame)
             elif step.event == LEAVE:
                 frame = hosts.pop()
                 try:
-                    apply_meta(frame.fd, meta.of(frame.st))  # after the contents: a 0555 dir must take them
+                    if frame.st is not None:  # after the contents: a 0555 dir must still take them
+                        apply_meta(frame.fd, meta.of(frame.st))
                 finally:
-                    _close_host(frame)
-                after_pop(hosts, _reopen_host, _close_host, _host_lost)
+                    close_frame(frame)
+                after_pop(hosts, reopen_frame, close_frame, replaced)
             elif step.event == ITEM:
                 _copy_item(root, step.parent_fd, entry, hosts[-1].fd, meta, report, space)
     finally:
         for frame in hosts:
-            _close_host(frame)
+            close_frame(frame)
 
 
 def _copy_item(

@@ -10,8 +10,13 @@ beyond PATH_MAX is fine. Cost: O(depth² / KEEP) re-opens on a chain, nothing on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
+
+from .errors import RootfsError
+from .safeopen import open_dir_at
 
 KEEP = 48  # directory fds one walk holds at once (a diff runs two walks side by side: well under 1024)
 
@@ -58,3 +63,43 @@ def after_pop(
             break
         if start < index - 1 < lowest_kept and frames[index - 1].fd >= 0:
             close(frames[index - 1])
+
+
+@dataclass(slots=True)
+class DirFrame:
+    """A directory a copy made or entered (the other side of a walk), re-opened by name and checked by inode
+    when the window brings it back. `st` is the caller's (e.g. the source's metadata, applied at LEAVE)."""
+
+    name: bytes
+    ino: tuple[int, int]
+    fd: int
+    st: os.stat_result | None = None
+
+    @classmethod
+    def opened(cls, fd: int, name: bytes, st: os.stat_result | None = None) -> DirFrame:
+        got = os.fstat(fd)
+        return cls(name, (got.st_dev, got.st_ino), fd, st)
+
+
+def close_frame(frame: DirFrame) -> None:
+    if frame.fd >= 0:
+        os.close(frame.fd)
+        frame.fd = -1
+
+
+def reopen_frame(parent: DirFrame, frame: DirFrame) -> bool:
+    try:
+        fd = open_dir_at(parent.fd, frame.name)
+    except OSError:
+        return False
+    got = os.fstat(fd)
+    if (got.st_dev, got.st_ino) != frame.ino:
+        os.close(fd)
+        return False
+    frame.fd = fd
+    return True
+
+
+def replaced(frame: DirFrame) -> None:
+    """`lost` for copies: a destination directory swapped under us stops the copy (it is cleaned up)."""
+    raise RootfsError(f"directory {os.fsdecode(frame.name)} was replaced while copying into it; stopped")

@@ -11,9 +11,9 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from ._sys import mount_id, pseudo_fs_name
-from .entry import Entry
+from .entry import Entry, join
 from .fdwindow import after_pop, after_push
-from .root import ContainerRoot, cpath, list_fd
+from .root import ContainerRoot, cpath
 from .safeopen import open_dir_at
 
 ENTER = "enter"  # a directory: its entries follow, then LEAVE
@@ -36,6 +36,19 @@ class _Frame:
     fd: int  # -1 while out of the fd window (re-opened by name when the walk climbs back)
     entries: Iterator[Entry]
     depth: int
+
+
+def _frame(
+    root: ContainerRoot,
+    entry: Entry,
+    fd: int,
+    depth: int,
+    all_names: bool,
+    skip: Callable[[Entry, str], None],
+) -> _Frame:
+    frame = _Frame(entry, fd, iter(()), depth)
+    frame.entries = _entries(root, frame, all_names, skip)
+    return frame
 
 
 def _close(frame: _Frame) -> None:
@@ -75,7 +88,7 @@ def walk(
     stack: list[_Frame] = []
     try:
         yield Step(ENTER, top, -1, top_fd, 0)
-        stack.append(_Frame(top, top_fd, _entries(root, top_fd, top.path, all_names, skip), 0))
+        stack.append(_frame(root, top, top_fd, 0, all_names, skip))
         while stack:
             frame = stack[-1]
             entry = next(frame.entries, None)
@@ -114,9 +127,7 @@ def walk(
             except BaseException:
                 os.close(child)
                 raise
-            stack.append(
-                _Frame(entry, child, _entries(root, child, entry.path, all_names, skip), frame.depth + 1)
-            )
+            stack.append(_frame(root, entry, child, frame.depth + 1, all_names, skip))
             after_push(stack, _close)
     finally:
         for frame in stack:
@@ -124,12 +135,22 @@ def walk(
 
 
 def _entries(
-    root: ContainerRoot, dirfd: int, base: bytes, all_names: bool, skip: Callable[[Entry, str], None]
+    root: ContainerRoot, frame: _Frame, all_names: bool, skip: Callable[[Entry, str], None]
 ) -> Iterator[Entry]:
-    def vanished(path: bytes, exc: OSError) -> None:
-        skip(Entry(path, os.stat_result((0,) * 10)), exc.strerror or str(exc))
-
-    return iter(list_fd(root, dirfd, base, all_names=all_names, on_error=vanished))
+    """The directory's entries, sorted, described one at a time (a million-entry directory costs its names,
+    not a million stat results), each against the frame's fd as it is then (it may have been re-opened)."""
+    names = sorted(os.fsencode(n) for n in os.listdir(frame.fd))
+    dir_mnt = mount_id(frame.fd)
+    base = frame.entry.path
+    for name in names:
+        if not all_names and name.startswith(b"."):
+            continue
+        try:
+            yield root.entry_at(frame.fd, name, join(base, name), dir_mnt)
+        except FileNotFoundError:
+            continue  # removed since the listing
+        except OSError as exc:
+            skip(Entry(join(base, name), os.stat_result((0,) * 10)), exc.strerror or str(exc))
 
 
 def _enter(parent_fd: int, entry: Entry, skip: Callable[[Entry, str], None]) -> int:
@@ -160,8 +181,7 @@ def _reopen(parent: _Frame, frame: _Frame) -> bool:
 
 
 def _lose(frame: _Frame, skip: Callable[[Entry, str], None]) -> None:
-    if next(frame.entries, None) is not None:
-        skip(frame.entry, "changed while walking: the rest of it is not listed")
+    skip(frame.entry, "changed while walking: the rest of it is not listed")
     frame.entries = iter(())
 
 
