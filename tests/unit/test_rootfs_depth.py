@@ -22,6 +22,7 @@ from ctrlens.diff.content import HASH_CAP, sha256_at
 from ctrlens.diff.image import ImageView
 from ctrlens.diff.overlay import STYLE_DOCKER, STYLE_PODMAN, OverlayDiff
 from ctrlens.rootfs import ContainerRoot, copy_in, copy_out, read_tar, remove, write_tar
+from ctrlens.rootfs.atomic import remove_tree_at
 from ctrlens.rootfs.copyout import _copy_data
 from ctrlens.rootfs.errors import RootfsError
 from ctrlens.rootfs.fdwindow import KEEP
@@ -36,6 +37,21 @@ DEPTH = 3000
 ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 57
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="owners, xattrs and mknod need root")
+
+
+@pytest.fixture(autouse=True)
+def _remove_deep_trees(tmp_path: Path) -> Iterator[None]:
+    """pytest's own cleanup (shutil.rmtree) recurses once per level and fails on these chains."""
+    yield
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in os.listdir(fd):
+            if os.path.ismount(tmp_path / name):
+                continue
+            if stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                remove_tree_at(fd, os.fsencode(name), stay_on_mount=False)
+    finally:
+        os.close(fd)
 
 
 def chain(base: Path, depth: int = DEPTH, leaf: bytes = ELF) -> list[bytes]:

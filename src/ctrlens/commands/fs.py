@@ -449,15 +449,22 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
                 out.flush()
                 _warn(ctx, report.warnings())
                 return 0
-            report = copy_out(
-                root,
-                src[1],
-                args.dst,
-                recursive=args.recursive,
-                archive=args.archive,
-                follow=args.follow,
-                keep_setid=args.keep_setid,
-            )
+            from ..output.progress import Progress
+
+            progress = Progress(f"ctrlens fs cp {args.src}", ctx.err)
+            try:
+                report = copy_out(
+                    root,
+                    src[1],
+                    args.dst,
+                    recursive=args.recursive,
+                    archive=args.archive,
+                    follow=args.follow,
+                    keep_setid=args.keep_setid,
+                    progress=progress.update,
+                )
+            finally:
+                progress.done()
             report.target = f"{report.target} (host)"
     else:
         assert dst is not None

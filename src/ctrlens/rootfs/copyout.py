@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 from ._sys import chown_fd, rename_noreplace
 from .atomic import FileWriter, Meta, apply_meta, remove_tree_at, temp_name
@@ -123,10 +124,11 @@ def copy_out(
     archive: bool = False,
     follow: bool = False,
     keep_setid: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
     """Copy container `src` to host `dest` (like `cp`: into `dest` when it is a directory)."""
     with terminating_cleanly():
-        return _copy_out(root, src, dest, recursive, archive, follow, keep_setid)
+        return _copy_out(root, src, dest, recursive, archive, follow, keep_setid, progress)
 
 
 def _copy_out(
@@ -137,6 +139,7 @@ def _copy_out(
     archive: bool,
     follow: bool,
     keep_setid: bool,
+    progress: Callable[[str], None] | None,
 ) -> CopyReport:
     with root.guard(src):
         top = root.entry(src, follow=follow)
@@ -148,7 +151,7 @@ def _copy_out(
         raise RootfsError(f"{show(top.path)}: is a directory (use -r)")
     dirfd, name, replace, full = host_destination(dest_b, default_name, is_dir=top.is_dir)
     shown = show(full)
-    report = CopyReport(target=shown)
+    report = CopyReport(target=shown, on_progress=progress)
     meta = _HostMeta(archive, keep_setid, report)
     try:
         space = SpaceGuard(dirfd, f"the host filesystem of {shown}")
@@ -194,6 +197,7 @@ def _copy_file(
             meta.finish(writer.fd, st, top.path)
             writer.commit(Meta())
         report.files += 1
+        report.progress()
     finally:
         os.close(src)
 
@@ -212,6 +216,7 @@ def _copy_data(
     def check() -> None:
         root.ensure_alive()
         space.check()
+        report.progress(os.lseek(dst, 0, os.SEEK_END))
 
     copy_sparse(src, dst, st.st_size, check=check)
     now = os.fstat(src).st_size
@@ -343,5 +348,6 @@ def _copy_item(
         finally:
             os.close(dst)
         report.files += 1
+        report.progress()
     finally:
         os.close(src)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .root import show
@@ -18,6 +19,13 @@ class CopyReport:
     failed: int = 0  # members or files that could not be written: the command fails after doing the rest
     stripped: list[tuple[bytes, str]] = field(default_factory=list)  # (path, what was dropped and why)
     notes: list[tuple[bytes, str]] = field(default_factory=list)  # (path, e.g. "grew while copied…")
+    on_progress: Callable[[str], None] | None = None  # a progress line for long copies (the CLI: TTY only)
+
+    def progress(self, current: int = 0) -> None:
+        """Tell `on_progress` how far the copy is (`current`: bytes of the file being copied)."""
+        if self.on_progress is not None:
+            self.on_progress(f"{self.files} files, {_size(self.size + current)}")
+
     target: str = ""  # where it went, printable
     action: str = "copied"
     detail: str = ""  # e.g. "owner 0:0 mode 0644" for a single file
