@@ -24,6 +24,7 @@ from .interrupt import terminating_cleanly
 from .report import CopyReport
 from .root import ContainerRoot, cpath, show
 from .safeopen import open_regular_at
+from .space import SpaceGuard
 from .walk import ENTER, ITEM, relative, walk
 from .write import set_metadata
 
@@ -312,10 +313,19 @@ def _extract(
     pfd, name = sub.parent(path)
     try:
         if member.isreg():
+            space = SpaceGuard(pfd, f"the filesystem of {show(path)} in {sub.label or 'the container'}")
+            space.admit(member.size, show(path))  # the free-space rule (docs/fs.md), before writing
             source = tar.extractfile(member)
-            with FileWriter(pfd, name, show(path), replace=True, check=sub.ensure_alive) as writer:
+
+            def check() -> None:
+                sub.ensure_alive()
+                space.check()
+
+            with FileWriter(pfd, name, show(path), replace=True, check=check) as writer:
                 while source is not None and (chunk := source.read(BUFFER)):
                     write_all(writer.fd, chunk)
+                    if writer.fd >= 0 and os.lseek(writer.fd, 0, os.SEEK_CUR) % (64 << 20) < len(chunk):
+                        check()  # every 64 MiB
                 writer.commit(meta)
             report.files += 1
             report.size += member.size
