@@ -17,10 +17,11 @@ RESERVE_FRACTION = 0.01
 
 
 def _size(n: int) -> str:
+    value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n //= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{n} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
     return str(n)
 
 
