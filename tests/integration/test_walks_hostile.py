@@ -55,11 +55,13 @@ printf 'DATA-AT-1G' | dd of=/sparse-tib bs=1M seek=1024 conv=notrunc 2>/dev/null
 """
 
 
-@pytest.fixture(scope="module")
-def deep(testbed):
-    started = testbed.run_docker(unique_name("walks-deep"))
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def deep(testbed, request):
+    run = testbed.run_docker if request.param == "docker" else testbed.run_podman
+    cli = testbed.docker if request.param == "docker" else testbed.podman
+    started = run(unique_name("walks-deep"))
     try:
-        testbed.docker("exec", started.id, "sh", "-c", PLANT, timeout=300)
+        cli("exec", started.id, "sh", "-c", PLANT, timeout=300)
         yield started
     finally:
         testbed.remove(started)

@@ -418,3 +418,17 @@ def test_podman_marks_every_ancestor_of_an_add_or_delete(tmp_path: Path) -> None
         ("C", "/usr/lib/x"),
         ("C", "/usr/lib"),
     }
+
+
+def test_tar_stream_leaves_out_a_sparse_terabyte_and_says_so(tmp_path: Path) -> None:
+    with open(tmp_path / "huge", "wb") as f:
+        f.truncate(1 << 40)
+    (tmp_path / "small").write_bytes(b"s")
+    stream = io.BytesIO()
+    with ContainerRoot.from_path(tmp_path) as root:
+        report = write_tar(root, "/", stream)
+    stream.seek(0)
+    with tarfile.open(fileobj=stream) as tar:
+        names = tar.getnames()
+    assert "./small" in names and "./huge" not in names
+    assert report.failed == 1 and "sparse file of 1099511627776 bytes" in report.warnings()[0]

@@ -448,7 +448,9 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
                 report = write_tar(root, src[1], out, follow=args.follow, keep_setid=args.keep_setid)
                 out.flush()
                 _warn(ctx, report.warnings())
-                return 0
+                if report.failed:
+                    ctx.error(f"left {report.failed} file(s) out of the tar stream (listed above)")
+                return 4 if report.failed else 0
             from ..output.progress import Progress
 
             progress = Progress(f"ctrlens fs cp {args.src}", ctx.err)
