@@ -216,7 +216,8 @@ def _copy_data(
     def check() -> None:
         root.ensure_alive()
         space.check()
-        report.progress(os.lseek(dst, 0, os.SEEK_END))
+        if report.on_progress is not None:
+            report.progress(os.lseek(dst, 0, os.SEEK_END))
 
     copy_sparse(src, dst, st.st_size, check=check)
     now = os.fstat(src).st_size

@@ -9,6 +9,7 @@ space falls to the reserve (a file growing, another writer). Exit 4, one line, n
 from __future__ import annotations
 
 import os
+import time
 
 from .errors import RootfsError
 
@@ -29,11 +30,15 @@ class SpaceGuard:
     """Free space of the filesystem holding directory `dirfd` (the copy's destination), checked per file and
     between chunks."""
 
+    REFRESH = 0.05  # seconds between free-space reads while data flows (statvfs per small file is waste)
+
     def __init__(self, dirfd: int, shown: str) -> None:
         self.dirfd = dirfd
         self.shown = shown
         vfs = os.fstatvfs(dirfd)
         self.reserve = max(MIN_RESERVE, int(vfs.f_blocks * vfs.f_frsize * RESERVE_FRACTION))
+        self._budget = 0  # bytes admitted without a fresh read: what we know is free, less what we admitted
+        self._read_at = 0.0
 
     def available(self) -> int:
         """Bytes we may still write: free space (for us: f_bavail) above the reserve."""
@@ -42,7 +47,11 @@ class SpaceGuard:
 
     def admit(self, need: int, what: str) -> None:
         """Refuse (RootfsError) a file whose `need` bytes of data do not fit above the reserve."""
+        if need <= self._budget and time.monotonic() - self._read_at < self.REFRESH:
+            self._budget -= need
+            return
         room = self.available()
+        self._budget, self._read_at = room - need, time.monotonic()
         if need > room:
             raise RootfsError(
                 f"refusing to copy {what}: {_size(need)} of data, but {self.shown} has only "
@@ -50,6 +59,10 @@ class SpaceGuard:
             )
 
     def check(self) -> None:
+        now = time.monotonic()
+        if now - self._read_at < self.REFRESH:
+            return
+        self._read_at = now
         if self.available() < 0:
             raise RootfsError(
                 f"stopped copying: {self.shown} is down to its reserve of {_size(self.reserve)} free "
