@@ -82,7 +82,7 @@ class BundleWriter:
         fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self._file = os.fdopen(fd, "wb")
         # Closed in commit() or abort(): the archive outlives this method.
-        self._tar = tarfile.open(
+        self._tar = tarfile.open(  # noqa: SIM115
             fileobj=self._file,
             mode="w:gz",
             compresslevel=6,
@@ -128,7 +128,8 @@ class BundleWriter:
     ) -> Member:
         if name in self._names or name == MANIFEST:
             raise ValueError(f"duplicate bundle member {name!r}")
-        assert self._tar is not None
+        if self._tar is None:
+            raise ValueError("bundle already finished")
         info = tarfile.TarInfo(name)
         info.size = size
         info.mtime = int(mtime if mtime is not None else time.time())
@@ -144,7 +145,8 @@ class BundleWriter:
 
     def commit(self, manifest: dict[str, Any]) -> str:
         """Write manifest.json (with every member's hash), sync, and move the bundle into place."""
-        assert self._tar is not None and self._file is not None
+        if self._tar is None or self._file is None:
+            raise ValueError("bundle already finished")
         manifest = {**manifest, "format": FORMAT, "members": [m.to_dict() for m in self.members]}
         data = json_bytes(manifest)
         info = tarfile.TarInfo(MANIFEST)

@@ -55,7 +55,9 @@ def verify_bundle(path: str) -> Verification:
                     result.problems.append(f"{_show(info.name)}: not a regular file in the archive")
                     continue
                 source = tar.extractfile(info)
-                assert source is not None
+                if source is None:
+                    result.problems.append(f"{_show(info.name)}: unreadable in the archive")
+                    continue
                 digest = hashlib.sha256()
                 size = 0
                 while chunk := source.read(_CHUNK):
@@ -65,7 +67,8 @@ def verify_bundle(path: str) -> Verification:
                         raise ValueError("manifest.json is implausibly large")
                 if info.name == MANIFEST:
                     source = tar.extractfile(info)
-                    assert source is not None
+                    if source is None:
+                        raise ValueError("manifest.json is unreadable")
                     result.manifest = json.loads(source.read())
                     continue
                 if info.name in digests:
@@ -89,7 +92,9 @@ def _compare(result: Verification, digests: dict[str, tuple[int, str]]) -> None:
     manifest = result.manifest or {}
     if manifest.get("format") != FORMAT:
         result.problems.append(f"unknown bundle format {manifest.get('format')!r} (expected {FORMAT})")
-    listed = {m.get("name"): m for m in manifest.get("members", []) if isinstance(m, dict)}
+    listed = {
+        str(m.get("name")): m for m in manifest.get("members", []) if isinstance(m, dict) and "name" in m
+    }
     for name, entry in listed.items():
         found = digests.get(name)
         if found is None:
