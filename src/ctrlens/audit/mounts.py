@@ -204,7 +204,7 @@ def _socket(path: str, ctx: AuditContext) -> str | None:
         return path
     inside = [s for s in ctx.sockets if under(s, path) and s != path]
     live = [s for s in inside if ctx.host_has(s)]
-    return (live or [None])[0]
+    return live[0] if live else None
 
 
 def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:

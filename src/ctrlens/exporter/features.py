@@ -6,7 +6,7 @@ Nothing here keeps a secret: the secrets source turns a report into one number b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CtrlensError, ProcessGone
 from ..host import Host
@@ -14,6 +14,9 @@ from ..model import Container, Snapshot
 from ..mounts import read_mounts, root_fs
 from .catalog import SEVERITIES
 from .sources import PartialFacts, Sample, flag, open_init
+
+if TYPE_CHECKING:
+    from ..audit.finding import Finding
 
 PRIVILEGED_RULES = ("CTRL-CAP-PRIVILEGED", "CTRL-CAP-NEAR-PRIVILEGED")
 SENSITIVE_MOUNT_RULES = ("CTRL-MOUNT-RUNTIME-SOCKET", "CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT")
@@ -63,7 +66,8 @@ class AuditSource:
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]:
         ctx = self._context.get(snapshot, lambda: self._context_type(snapshot, self.host))
         facts = self._read_facts(container, self.host)
-        findings, failed = [], []
+        findings: list[Finding] = []
+        failed: list[str] = []
         for layer, check in self._checks:
             try:
                 findings.extend(check(facts, ctx))

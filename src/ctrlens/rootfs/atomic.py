@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Self
 
-from ._sys import chown_fd, mount_id, rename_noreplace
+from ..linux.fs import chown_fd, mount_id, rename_noreplace
 from .errors import RootfsError, UnsafeFile, kind_name
 from .fdcopy import copy_fd
 from .fdwindow import after_pop, after_push

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
-from ._sys import mount_id, pseudo_fs_name
+from ..linux.fs import mount_id, pseudo_fs_name
 from .entry import Entry, join
 from .fdwindow import after_pop, after_push
 from .root import ContainerRoot, cpath

@@ -106,9 +106,9 @@ def take_snapshot(
             {"tree": process_tree(records), "processes": records, "vanished": report.vanished},
         )
         init: int = (
-            container.init_pid
-            if container.init_pid is not None and container.init_pid in {r["pid"] for r in records}
-            else records[0]["pid"]
+            records[0]["pid"]
+            if container.init_pid is None or container.init_pid not in {r["pid"] for r in records}
+            else container.init_pid
         )
         say("mounts")
         bundle.add_json("mounts.json", _mounts(init, host))
