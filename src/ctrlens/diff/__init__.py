@@ -51,7 +51,9 @@ Progress = Callable[[int], None]
 
 def default_style(container: Container) -> str:
     """Podman and CRI-O store layers with containers/storage: their conventions; everyone else docker's."""
-    return STYLE_PODMAN if container.runtime in ("podman", "cri-o") else STYLE_DOCKER
+    from ..runtimes import DiffConvention, diff_convention
+
+    return STYLE_PODMAN if diff_convention(container) == DiffConvention.PODMAN else STYLE_DOCKER
 
 
 def diff_container(

@@ -127,12 +127,15 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "path": show_path(self.path),
+            # surrogateescape: the output boundary (ctrlens.text) writes \xNN and the exact bytes as path_hex
+            "path": self.path.decode("utf-8", "surrogateescape"),
             "type": self.type,
             "flags": list(self.flags),
             "info": self.info.to_dict() if self.info else None,
             "image": self.image.to_dict() if self.image else None,
-            "link_target": show_path(self.link_target) if self.link_target is not None else None,
+            "link_target": (
+                self.link_target.decode("utf-8", "surrogateescape") if self.link_target is not None else None
+            ),
             "sha256": self.sha256,
             "sha256_bytes": self.sha256_bytes,
         }
