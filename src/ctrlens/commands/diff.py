@@ -54,7 +54,7 @@ summary {added, changed, deleted, modified, new_executables, shadowing_image}, l
 changes: [{kind, path, type, flags, info {type, size, mode, uid, gid, mtime, ctime}, image {…} (what the image
 had there), link_target, sha256, sha256_bytes}]}. uid/gid are as stored on the host. --hash reads at most
 256 MiB of a file (sha256_bytes says how much; limitations lists the files hashed in part). -o ndjson: one
-change a line, with "container" (the id). Paths that are not UTF-8 show their bytes as \xNN, and the exact
+change a line, with "container" (the id). Paths that are not UTF-8 show their bytes as \\xNN, and the exact
 bytes come as path_hex / link_target_hex (docs/json.md).
 Exit: 0, or 1 with --fail-on when a matching change exists; 3 unknown REF or stopped container.
 """
