@@ -52,9 +52,10 @@ EPILOG = """\
 JSON (-o json): {container, method ("overlay" or "mtime-ctime"), style, upperdir, lowerdirs, since, hashed,
 summary {added, changed, deleted, modified, new_executables, shadowing_image}, limitations, warnings,
 changes: [{kind, path, type, flags, info {type, size, mode, uid, gid, mtime, ctime}, image {…} (what the image
-had there), link_target, sha256}]}. uid/gid are as stored on the host. -o ndjson: one change a line, with
-"container" (the id). Paths that are not UTF-8 show their bytes as \\xNN, and the exact bytes come as
-path_hex / link_target_hex (docs/json.md).
+had there), link_target, sha256, sha256_bytes}]}. uid/gid are as stored on the host. --hash reads at most
+256 MiB of a file (sha256_bytes says how much; limitations lists the files hashed in part). -o ndjson: one
+change a line, with "container" (the id). Paths that are not UTF-8 show their bytes as \\xNN, and the exact
+bytes come as path_hex / link_target_hex (docs/json.md).
 Exit: 0, or 1 with --fail-on when a matching change exists; 3 unknown REF or stopped container.
 """
 

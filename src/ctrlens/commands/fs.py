@@ -72,9 +72,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dst", metavar="DST")
     p.add_argument("-r", dest="recursive", action="store_true", help="copy directories")
     p.add_argument(
-        "-a", dest="archive", action="store_true", help="keep owners and times (modes are kept anyway)"
+        "-a",
+        dest="archive",
+        action="store_true",
+        help="keep owners (host ids as stored) and times; set-id bits still dropped (see --keep-setid)",
     )
     p.add_argument("-L", dest="follow", action="store_true", help="follow a symlink given as SRC")
+    p.add_argument(
+        "--keep-setid",
+        action="store_true",
+        help="with -a, keep setuid/setgid bits on files whose copy has the source's host owner (dropped otherwise)",
+    )
     _owner_option(p)
 
     p = sub.add_parser("edit", help="edit a file with $VISUAL/$EDITOR")
@@ -434,13 +442,28 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
                 if ctx.out.isatty():
                     raise UsageError("refusing to write a tar stream to a terminal; pipe it or redirect it")
                 out = _binary_out(ctx)
-                report = write_tar(root, src[1], out, follow=args.follow)
+                report = write_tar(root, src[1], out, follow=args.follow, keep_setid=args.keep_setid)
                 out.flush()
                 _warn(ctx, report.warnings())
-                return 0
-            report = copy_out(
-                root, src[1], args.dst, recursive=args.recursive, archive=args.archive, follow=args.follow
-            )
+                if report.failed:
+                    ctx.error(f"left {report.failed} file(s) out of the tar stream (listed above)")
+                return 4 if report.failed else 0
+            from ..output.progress import Progress
+
+            progress = Progress(f"ctrlens fs cp {args.src}", ctx.err)
+            try:
+                report = copy_out(
+                    root,
+                    src[1],
+                    args.dst,
+                    recursive=args.recursive,
+                    archive=args.archive,
+                    follow=args.follow,
+                    keep_setid=args.keep_setid,
+                    progress=progress.update,
+                )
+            finally:
+                progress.done()
             report.target = f"{report.target} (host)"
     else:
         if dst is None:
@@ -463,8 +486,9 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
     _say(ctx, report.summary())
     if report.refused:
         ctx.error(f"refused {report.refused} archive member(s) that would have escaped or were device nodes")
-        return 4
-    return 0
+    if report.failed:
+        ctx.error(f"could not write {report.failed} archive member(s) (listed above); the rest was extracted")
+    return 4 if report.refused or report.failed else 0
 
 
 # --- edit ---------------------------------------------------------------------------------------------------

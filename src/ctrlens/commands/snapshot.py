@@ -51,7 +51,8 @@ The archive is FILE, or --output-file FILE; `-o FILE` is kept as an alias for sc
 format in every other command, so `-o json` (or table, ndjson, sarif) is refused here (exit 2): the result
 as JSON is --json. Sizes take K, M, G suffixes (powers of 1024). Exit codes: 0 written / verified; 1 verify found a member
 that differs, is missing or was added, or the archive is damaged; 2 usage; 3 unknown REF, no such FILE, or
-the container stopped; 4 FILE exists (without --force) or could not be written.
+the container stopped; 4 FILE exists (without --force) or could not be written, or the filesystem diff
+failed (the bundle is written with everything else and diff.json says why).
 """
 
 
@@ -168,6 +169,7 @@ def _capture(args: argparse.Namespace, ctx: Context, archive: str) -> int:
                 "files_captured": report.files_captured,
                 "files_skipped": report.files_skipped,
                 "diff": d,
+                "diff_error": report.diff_error,
                 "notes": report.notes,
             },
             ctx.out,
@@ -189,6 +191,10 @@ def _capture(args: argparse.Namespace, ctx: Context, archive: str) -> int:
             ctx.error(f"note: {safe_text(note)}")
     if args.reveal:
         ctx.error("warning: --reveal: the archive holds secret values; keep it like a secret")
+    if report.diff_error is not None:
+        # Written, but without the filesystem diff: an empty diff must never pass for a clean one.
+        ctx.error(f"the filesystem diff failed ({safe_text(report.diff_error)}); the bundle holds the rest")
+        return 4
     return 0
 
 
