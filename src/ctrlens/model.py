@@ -249,4 +249,5 @@ class Snapshot:
             "shim_of": list(proc.shim_of),
             "cgroup": proc.cgroup,
             "container": container.brief() if container else None,
+            "pod": container.pod.to_dict() if container and container.pod else None,
         }
