@@ -40,7 +40,6 @@ class Watch:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            errors="surrogateescape",  # other tests' hostile argv bytes (see docs/operators.md)
             bufsize=1,
             env={**os.environ, **(env or {})},
         )

@@ -156,7 +156,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         from ..watch.kernel import KernelWatcher
         from ..watch.kernel import run as run_kernel
 
-        ctx.error(f"watch: kernel process events (netlink connector); a full rescan every {args.rescan:g}s")
+        every = min(args.rescan, args.slow_interval)  # the detectors' checks run on scans
+        ctx.error(f"watch: kernel process events (netlink connector); a full rescan every {every:g}s")
         run_kernel(
             KernelWatcher(watcher, connector, warn=ctx.error),
             write,
