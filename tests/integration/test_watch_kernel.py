@@ -229,6 +229,10 @@ def test_burst_of_50_short_lived_containers_loses_no_start_or_exit(testbed, anch
     finally:
         w.stop()
     ours = [e for e in w.seen if e["container"]["id"] in ids]
+    told = {e["container"]["id"] for e in ours}
+    assert not ids - told, (
+        f"{len(ids - told)} of {BURST} containers without any event; stderr {w.stderr[-3:]}"
+    )
     for cid in ids:
         kinds = [e["type"] for e in ours if e["container"]["id"] == cid]
         mine = [e for e in ours if e["container"]["id"] == cid]
