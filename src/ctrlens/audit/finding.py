@@ -8,28 +8,60 @@ evidence, quoted from /proc (a status field, a mount line) or from cgroupfs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-HIGH, MEDIUM, LOW, INFO, GOOD = "high", "medium", "low", "info", "good"
-SEVERITIES = (HIGH, MEDIUM, LOW, INFO, GOOD)
+from .cis import cis_id
+
+
+class Severity(StrEnum):
+    """A finding's severity; its value is what JSON, SARIF and the exporter's label carry."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+    GOOD = "good"
+
+
+class Layer(StrEnum):
+    """An audit layer (a column of the summary matrix), in matrix order."""
+
+    NS = "ns"
+    CAPS = "caps"
+    SECCOMP = "seccomp"
+    LSM = "lsm"
+    USER = "user"
+    ROOTFS = "rootfs"
+    MOUNTS = "mounts"
+    DEVICES = "devices"
+    LIMITS = "limits"
+    SECRETS = "secrets"
+
+
+HIGH, MEDIUM, LOW, INFO, GOOD = Severity  # the layer modules' shorthands
+SEVERITIES = tuple(Severity)
 RANK = {GOOD: 0, INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4}
 
-# Layers, in the order of the summary matrix.
-NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS = (
-    "ns", "caps", "seccomp", "lsm", "user", "rootfs", "mounts", "devices", "limits", "secrets",
-)  # fmt: skip
-LAYERS = (NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS)
-
-CIS_VERSION = "CIS Docker Benchmark v1.6.0"
+NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS = Layer
+LAYERS = tuple(Layer)
 
 
 def at_least(severity: str, floor: str) -> bool:
-    return RANK[severity] >= RANK[floor]
+    return RANK[Severity(severity)] >= RANK[Severity(floor)]
 
 
-def lower(severity: str) -> str:
+def lower(severity: Severity) -> Severity:
     """One step less severe (high -> medium …), for risks a user namespace contains."""
     return {HIGH: MEDIUM, MEDIUM: LOW}.get(severity, severity)
+
+
+def count_by_severity(findings: list[Finding]) -> dict[str, int]:
+    """How many findings of each severity: THE count every face reports (CLI, TUI, exporter, watch)."""
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return {str(s): n for s, n in counts.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +89,35 @@ class Fix:
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str  # stable: CTRL-<LAYER>-<WHAT>
-    layer: str
+    layer: Layer
     name: str  # a short generic title (the finding's title is specific)
     why: str
     fix: Fix | None = None
-    cis: str | None = None  # CIS Docker Benchmark v1.6.0 recommendation, where one corresponds
 
-    def finding(self, severity: str, title: str, evidence: list[str], pid: int | None = None) -> Finding:
+    @property
+    def cis(self) -> str | None:
+        """The CIS recommendation this rule's finding fails, in the benchmark version followed (audit/cis.py)."""
+        return cis_id(self.id)
+
+    def finding(self, severity: Severity, title: str, evidence: list[str], pid: int | None = None) -> Finding:
         return Finding(self, severity, title, list(evidence), pid)
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, layer: str, name: str, why: str, fix: Fix | None = None, cis: str | None = None) -> Rule:
-    """Define (once) and register a rule."""
+def rule(id: str, layer: Layer, name: str, why: str, fix: Fix | None = None) -> Rule:
+    """Define (once) and register a rule. Its CIS id comes from the table in audit/cis.py."""
     if id in RULES:
         raise ValueError(f"audit rule {id} defined twice")
-    RULES[id] = Rule(id, layer, name, why, fix, cis)
+    RULES[id] = Rule(id, layer, name, why, fix)
     return RULES[id]
 
 
 @dataclass(slots=True)
 class Finding:
     rule: Rule
-    severity: str
+    severity: Severity
     title: str
     evidence: list[str] = field(default_factory=list)  # exact /proc fields, mount lines, cgroup files
     pid: int | None = None  # the host pid the evidence was read from
@@ -91,7 +127,7 @@ class Finding:
         return self.rule.id
 
     @property
-    def layer(self) -> str:
+    def layer(self) -> Layer:
         return self.rule.layer
 
     @property
@@ -110,8 +146,8 @@ class Finding:
         fix = self.rule.fix
         return {
             "id": self.id,
-            "severity": self.severity,
-            "layer": self.layer,
+            "severity": str(self.severity),
+            "layer": str(self.layer),
             "title": self.title,
             "evidence": list(self.evidence),
             "pid": self.pid,

@@ -31,7 +31,6 @@ SOCKET = rule(
     "Whoever reaches a runtime's socket can start a privileged container with the host's / mounted: it is root "
     "on the host.",
     _VOLUME_FIX,
-    cis="5.31",
 )
 HOST_PATH = rule(
     "CTRL-MOUNT-HOST-PATH",
@@ -40,7 +39,6 @@ HOST_PATH = rule(
     "A bind mount of a host system directory hands the container host files: credentials (/etc/shadow, "
     "kubelet keys), other containers' data (/var/lib/docker), devices (/dev) or the kernel's interfaces (/proc).",
     _VOLUME_FIX,
-    cis="5.5",
 )
 RW_SUBMOUNT = rule(
     "CTRL-MOUNT-RW-SUBMOUNT", MOUNTS, "read-write submount under a read-only bind",
@@ -57,7 +55,6 @@ PROPAGATION = rule(
     "A shared mount propagates mounts both ways: what the container mounts there appears on the host.",
     Fix(docker="drop the :shared/:rshared propagation option", podman="drop the :shared/:rshared option",
         kubernetes="volumeMounts[].mountPropagation: None (not Bidirectional)", lxc="lxc.rootfs.options / private"),
-    cis="5.19",
 )  # fmt: skip
 CGROUP_RW = rule(
     "CTRL-MOUNT-CGROUP-RW", MOUNTS, "cgroup filesystem mounted read-write",

@@ -6,7 +6,8 @@ import hashlib
 from typing import Any
 
 from ..output.sarif import SarifResult, SarifRule, container_location, sarif_log
-from .finding import CIS_VERSION, GOOD, HIGH, INFO, LOW, MEDIUM, RULES, Rule
+from .cis import CIS_VERSION
+from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, RULES, Rule
 from .run import ContainerAudit
 
 LEVEL = {HIGH: "error", MEDIUM: "warning", LOW: "note", INFO: "note", GOOD: "none"}

@@ -72,7 +72,7 @@ class AuditPanel(Panel):
             summary.append(cell, CELL_STYLE.get(cell, "dim"))
             summary.append("  ")
         worst = result.worst()
-        counts = {s: sum(1 for f in result.findings if f.severity == s) for s in BADGE}
+        counts = {s: n for s, n in result.counts().items() if s in BADGE}  # the CLI's and exporter's count
         head = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         self.note(f"Worst: {worst.upper()} ({head}); `ctrlens audit` gives the same with SARIF output.")
         body = Text()
