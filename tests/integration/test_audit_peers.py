@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,7 @@ def test_json_sarif_and_table_name_the_benchmark_followed(postures):
     ref = postures["pidhost"][0].id
     table = ctrlens("audit", "--no-secrets", ref)
     assert table.returncode == 0 and table.stdout.rstrip().endswith(f"CIS ids: {BENCHMARK}")
-    assert f"CIS:      5.16" in table.stdout
+    assert "CIS:      5.16" in table.stdout
     sarif = json.loads(ctrlens("audit", "-o", "sarif", "--no-secrets", ref).stdout)
     run = sarif["runs"][0]
     assert run["properties"]["benchmark"] == BENCHMARK
@@ -244,8 +245,6 @@ def test_lxc_with_its_own_default_device_list_has_no_device_finding(testbed, tmp
             if out.isdigit() and int(out) > 0:
                 pid = int(out)
                 break
-            import time
-
             time.sleep(0.1)
         assert pid, "the LXC container did not start"
         record = audit_records(name)[name]
