@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from ..runtimes.base import CONTAINERD, CRIO, DOCKER, KUBERNETES, LXC, NSPAWN, PODMAN
 from .context import AuditContext
 from .facts import ContainerFacts, ProcessFacts
-from .finding import CAPS, GOOD, HIGH, INFO, LOW, MEDIUM, Finding, Fix, lower, rule
+from .finding import CAPS, GOOD, HIGH, INFO, LOW, MEDIUM, Finding, Fix, Severity, lower, rule
 
 # include/uapi/linux/capability.h, bits 0-40.
 CAP_NAMES = (
@@ -102,7 +102,7 @@ def runtime_default(runtime: str, host_bound: int | None) -> tuple[int, str] | N
 
 
 # The caps that break isolation, with how bad each is without a user namespace.
-DANGEROUS: dict[str, tuple[str, str]] = {
+DANGEROUS: dict[str, tuple[Severity, str]] = {
     "SYS_ADMIN": (
         HIGH,
         "mount filesystems, cgroup release_agent escapes, most of the kernel's admin interfaces",

@@ -174,6 +174,6 @@ def attached_device_programs(cgroup_dir: str) -> int | None:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.syscall(number, _BPF_PROG_QUERY, attr, ctypes.c_uint(128)) != 0:
             return None
-        return struct.unpack_from("=I", attr.raw, 24)[0]
+        return int(struct.unpack_from("=I", attr.raw, 24)[0])
     finally:
         os.close(fd)

@@ -41,7 +41,7 @@ class Layer(StrEnum):
 
 HIGH, MEDIUM, LOW, INFO, GOOD = Severity  # the layer modules' shorthands
 SEVERITIES = tuple(Severity)
-RANK = {GOOD: 0, INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4}
+RANK: dict[str, int] = {GOOD: 0, INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4}
 
 NS, CAPS, SECCOMP, LSM, USER, ROOTFS, MOUNTS, DEVICES, LIMITS, SECRETS = Layer
 LAYERS = tuple(Layer)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..procfs import MountEntry
 from .context import SOCKET_NAMES, AuditContext
 from .facts import ContainerFacts
-from .finding import GOOD, HIGH, LOW, MEDIUM, MOUNTS, RANK, Finding, Fix, rule
+from .finding import GOOD, HIGH, LOW, MEDIUM, MOUNTS, RANK, Finding, Fix, Severity, rule
 
 _VOLUME_FIX = Fix(
     docker="remove the -v/--mount of that host path, or mount only the subdirectory needed, read-only (:ro)",
@@ -72,7 +72,7 @@ CLEAN = rule(
 )
 
 # Host paths whose exposure is serious: (rw severity, ro severity).
-SENSITIVE: dict[str, tuple[str, str]] = {
+SENSITIVE: dict[str, tuple[Severity, Severity]] = {
     "/": (HIGH, HIGH), "/etc": (HIGH, HIGH), "/root": (HIGH, HIGH), "/home": (HIGH, MEDIUM),
     "/boot": (HIGH, MEDIUM), "/proc": (HIGH, MEDIUM), "/sys": (HIGH, MEDIUM), "/dev": (HIGH, MEDIUM),
     "/run": (HIGH, MEDIUM), "/var/run": (HIGH, MEDIUM), "/var/lib/docker": (HIGH, HIGH),
@@ -162,7 +162,7 @@ def _is_runtime_own(path: str, marks: set[str], ctx: AuditContext) -> bool:
     return any(under(path, v) for v in ctx.volume_dirs)
 
 
-def _targets(ctx: AuditContext) -> dict[str, tuple[str, str]]:
+def _targets(ctx: AuditContext) -> dict[str, tuple[Severity, Severity]]:
     """SENSITIVE plus this host's engine data roots, built once per run."""
     found = ctx.memo.get("sensitive")
     if found is None:
@@ -172,7 +172,7 @@ def _targets(ctx: AuditContext) -> dict[str, tuple[str, str]]:
 
 def _sensitive(
     path: str, read_only: bool, ctx: AuditContext, *, inside: bool = True
-) -> tuple[str, str] | None:
+) -> tuple[Severity, str] | None:
     """(severity, what it exposes) for a host path, or None. `inside`: also judge paths below sensitive dirs."""
     targets = _targets(ctx)
     pick = 1 if read_only else 0
@@ -201,7 +201,7 @@ def _socket(path: str, ctx: AuditContext) -> str | None:
         return path
     inside = [s for s in ctx.sockets if under(s, path) and s != path]
     live = [s for s in inside if ctx.host_has(s)]
-    return (live or [None])[0]
+    return live[0] if live else None
 
 
 def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:

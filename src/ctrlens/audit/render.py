@@ -73,7 +73,7 @@ def _details(f: Finding, audit: ContainerAudit, width: int) -> list[str]:
 
 def totals(audits: Iterable[ContainerAudit], floor: str, *, full: bool = False) -> str:
     audits = list(audits)
-    counts = dict.fromkeys((HIGH, MEDIUM, LOW), 0)
+    counts: dict[str, int] = dict.fromkeys((HIGH, MEDIUM, LOW), 0)
     for audit in audits:
         for severity, n in audit.counts().items():
             if severity in counts:

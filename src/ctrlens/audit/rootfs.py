@@ -86,7 +86,7 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         )
     if has_proc:
         writable = []
-        evidence = []
+        evidence: list[str] = []
         for path in READONLY_PATHS:
             if not ctx.host_has(path):
                 continue
