@@ -10,8 +10,11 @@ section-5 id moved up by one):
 - docker/docker-bench-security v1.6.0 ("Based on the CIS Docker Benchmark 1.6.0"), tests/5_container_runtime.sh:
   check_5_1 … check_5_32; its printed ids and titles, e.g. "5.16 - Ensure that the host's process namespace
   is not shared", "5.32 - Ensure that the Docker socket is not mounted inside any containers".
+- turbot/steampipe-mod-docker-compliance, cis_v160/docs/cis_v160_5_*.md: the same numbering (5.15 restart
+  policy "limit the restart attempts to 5", 5.16 host process namespace, 5.32 Docker socket).
 - The benchmark's own audit text for 5.15 (restart policy): `always` is not compliant; `on-failure` must have a
   MaximumRetryCount of 5 or less. docs/audit.md lists where docker-bench-security's code differs from it.
+v1.7.0 is not in the table: no primary source for its numbering was at hand.
 """
 
 from __future__ import annotations
