@@ -57,7 +57,7 @@ def lower(severity: Severity) -> Severity:
 
 
 def count_by_severity(findings: list[Finding]) -> dict[str, int]:
-    """How many findings of each severity: THE count every face reports (CLI, TUI, exporter, watch)."""
+    """How many findings of each severity: THE count every face reports (CLI table and JSON, TUI, exporter)."""
     counts = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         counts[f.severity] += 1

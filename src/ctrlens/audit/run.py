@@ -83,7 +83,7 @@ class ContainerAudit:
         return "ok"
 
     def counts(self) -> dict[str, int]:
-        """Findings per severity, secrets included: the one count the CLI, TUI, exporter and watch report."""
+        """Findings per severity, secrets included: the one count the CLI, TUI and exporter report."""
         return count_by_severity(self.findings)
 
     def summary(self) -> dict[str, str]:
