@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _timing import ctrlens_command, precompile, timed, timed_call
+from _timing import ctrlens_command, precompile, timed, timed_call  # noqa: E402 - after the sys.path set-up
 
 PSUTIL_SNIPPET = """
 import psutil

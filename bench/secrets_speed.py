@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _timing import ctrlens_command, precompile, timed
+from _timing import ctrlens_command, precompile, timed  # noqa: E402 - after the sys.path set-up
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ Nothing is shared with a system docker/containerd/podman/lxc except the host's c
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -967,10 +968,9 @@ class Testbed:
         p = self.paths
         conf: dict[str, Any] = {}
         for system in ("/usr/share/containers/containers.conf", "/etc/containers/containers.conf"):
-            try:  # keep the packaged defaults (capabilities, sysctls): CONTAINERS_CONF replaces those files
+            # keep the packaged defaults (capabilities, sysctls): CONTAINERS_CONF replaces those files
+            with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
                 _merge(conf, tomllib.loads(Path(system).read_text()))
-            except (OSError, tomllib.TOMLDecodeError):
-                pass
         try:
             _toml(conf)
         except TypeError:  # something our small writer cannot express: use podman's built-in defaults

@@ -5,10 +5,12 @@ These are plain data. The JSON produced from them (`to_dict`) is a documented, s
 
 from __future__ import annotations
 
-import pwd
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from .accounts import HostAccounts
+from .host import Host
 
 # Roles a process can play next to containers.
 ROLE_SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor
@@ -17,19 +19,17 @@ ROLE_RUNTIME = (
     "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
 )
 
-_user_names: dict[int, str] = {}
+_local_accounts: HostAccounts | None = None
 
 
-def user_name(uid: int) -> str:
-    """Host user name for a uid, or the number when the host has no such user."""
-    name = _user_names.get(uid)
-    if name is None:
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = str(uid)
-        _user_names[uid] = name
-    return name
+def user_name(uid: int, accounts: HostAccounts | None = None) -> str:
+    """Host user name for a uid (from `accounts`, else this machine's /etc/passwd), or the number."""
+    global _local_accounts
+    if accounts is None:
+        if _local_accounts is None:
+            _local_accounts = HostAccounts(Host())
+        accounts = _local_accounts
+    return accounts.user_name(uid)
 
 
 @dataclass(slots=True)
@@ -51,10 +51,11 @@ class Process:
     shim_of: list[str] = field(default_factory=list)  # container ids a shim process serves
     cpu_ticks: int = 0  # utime + stime from the scan's read of stat (not in the JSON: a rate needs two)
     rss_pages: int = 0
+    accounts: HostAccounts | None = field(default=None, repr=False, compare=False)  # the scanned host's names
 
     @property
     def user(self) -> str:
-        return user_name(self.uid)
+        return user_name(self.uid, self.accounts)
 
     @property
     def command(self) -> str:

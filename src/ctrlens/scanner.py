@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 
+from .accounts import HostAccounts
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
 from .procfs.parse import (
@@ -176,27 +177,28 @@ class _Attributor:
             self._add(container, proc)
             return
         shim = self.nearest_shim(proc)
-        if shim is not None and shim[1].container_id:
+        shim_cid = shim[1].container_id if shim is not None else None
+        if shim is not None and shim_cid:
             pid, signal = shim
-            container = self.containers.get(signal.container_id)
-            if container is None:
-                container = Container(
-                    id=signal.container_id,
+            found = self.containers.get(shim_cid)
+            if found is None:
+                found = Container(
+                    id=shim_cid,
                     runtime=signal.runtime,
                     cgroup=proc.cgroup,
                     name=signal.name,
                     engine_namespace=signal.engine_namespace,
                     bundle=signal.bundle,
-                    evidence=[f"child of {signal.kind} (pid {pid}) for {signal.container_id}"],
+                    evidence=[f"child of {signal.kind} (pid {pid}) for {shim_cid}"],
                 )
-                self.containers[container.id] = container
-            self._add(container, proc)
+                self.containers[found.id] = found
+            self._add(found, proc)
             return
         if proc.pid_ns is not None and self.host_pid_ns is not None and proc.pid_ns != self.host_pid_ns:
             cid = f"pidns-{proc.pid_ns}"
-            container = self.containers.get(cid)
-            if container is None:
-                container = Container(
+            found = self.containers.get(cid)
+            if found is None:
+                found = Container(
                     id=cid,
                     runtime=UNKNOWN,
                     cgroup=proc.cgroup,
@@ -204,8 +206,8 @@ class _Attributor:
                         f"private pid namespace {proc.pid_ns}; no runtime rule matched cgroup {proc.cgroup}"
                     ],
                 )
-                self.containers[cid] = container
-            self._add(container, proc)
+                self.containers[cid] = found
+            self._add(found, proc)
 
     def _container_for(self, match: CgroupMatch, proc: Process) -> Container:
         container = self.containers.get(match.id)
@@ -278,6 +280,11 @@ def scan(host: Host | None = None) -> Snapshot:
     started = time.time()
     proc_dir = host.proc
     processes = read_processes(proc_dir)
+    accounts = HostAccounts(
+        host
+    )  # user names from the host's /etc/passwd (honours --host-root), read on first use
+    for proc in processes.values():
+        proc.accounts = accounts
     host_ns = host.host_namespaces()
     attributor = _Attributor(processes, host_ns)
     containers = attributor.run()

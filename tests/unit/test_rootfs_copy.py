@@ -145,7 +145,7 @@ def test_copy_out_to_a_full_disk_leaves_nothing(root, tree, out) -> None:
         (tree.root / "bigdir").mkdir()
         (tree.root / "bigdir" / "a").write_bytes(b"a" * 1000)
         (tree.root / "bigdir" / "z").write_bytes(b"z" * (1 << 20))
-        with pytest.raises(RootfsError, match="no space left on device writing .* \\(nothing written\\)"):
+        with pytest.raises(RootfsError, match=r"no space left on device writing .* \(nothing written\)"):
             copy_out(root, "/big", small)
         with pytest.raises(RootfsError, match="no space left"):
             copy_out(root, "/bigdir", small, recursive=True)

@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from ctrlens.rootfs import ContainerRoot, Openat2Resolver, UnsafeFile, WalkResolver, _sys, fallback, resolve
+from ctrlens.linux import fs as _sys
+from ctrlens.rootfs import ContainerRoot, Openat2Resolver, UnsafeFile, WalkResolver, fallback, resolve
 from tests.unit import rootfs_tree as rt
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ctrlens.accounts import parse_group, parse_passwd
+from ctrlens.host import Host
 from ctrlens.secrets import (
     Creds,
     DetectionFailed,
@@ -25,7 +27,7 @@ from ctrlens.secrets import (
     scan_argv,
     scan_environ,
 )
-from ctrlens.secrets.readers import INIT_USER_NS, parse_group, parse_passwd
+from ctrlens.secrets.readers import INIT_USER_NS
 
 REPO = Path(__file__).resolve().parents[2]
 GH = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -400,7 +402,7 @@ def test_passwd_and_group_are_parsed_from_the_host_root(tmp_path: Path) -> None:
     (tmp_path / "etc/passwd").write_text("ghost:x:4242:4242::/:/bin/false\n")
     from ctrlens.secrets import host_users
 
-    assert [(u.name, u.uid) for u in host_users(str(tmp_path))] == [("ghost", 4242)]
+    assert [(u.name, u.uid) for u in host_users(Host(str(tmp_path)))] == [("ghost", 4242)]
 
 
 def test_importing_the_cli_and_the_package_does_not_import_detect_secrets() -> None:

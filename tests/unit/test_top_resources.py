@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ctrlens.cgroupfs import CgroupMounts, stat_value
 from ctrlens.host import Host
 from ctrlens.model import Container, Process, Snapshot
 from ctrlens.procfs import parse_stat
-from ctrlens.tui.cgroups import CgroupMounts, stat_value
 from ctrlens.tui.resources import CLOCK_TICKS, PAGE_SIZE, ResourceSampler
 
 CID = "c" * 64

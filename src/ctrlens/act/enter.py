@@ -23,13 +23,18 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
 
 from ..errors import CtrlensError, UsageError
 from ..host import NAMESPACE_TYPES
+from ..linux.process import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
 from ..procfs import ProcHandle
 from . import elf
-from ._sys import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
+
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None  # what signal.signal() returns
 
 DEFAULT_NAMESPACES = ("net", "pid", "uts", "ipc")
 # `--ns all`: everything but user (entering a user namespace drops the host privileges the tools need).
@@ -203,7 +208,9 @@ def run(plan: ExecPlan, handle: ProcHandle, *, env: dict[str, str] | None = None
     # Ctrl-C goes to the whole foreground group: the program handles it; we only wait for it.
     # (Handlers can only be changed from the main thread; elsewhere the waiting side keeps its own.)
     main = threading.current_thread() is threading.main_thread()
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)} if main else {}
+    old: dict[int, SignalHandler] = (
+        {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGQUIT)} if main else {}
+    )
     try:
         child = os.fork()
         if child == 0:
@@ -247,12 +254,12 @@ def _child(
     fds: dict[str, int],
     env: dict[str, str],
     errfd: int,
-    handlers: dict[int, object],
+    handlers: dict[int, SignalHandler],
 ) -> None:
     """In the first child: enter, fork, exec in the grandchild, pass its status up. Never returns."""
     try:
         for s, h in handlers.items():
-            signal.signal(s, h)  # type: ignore[arg-type]
+            signal.signal(s, h)
         if flags:
             try:
                 setns(pidfd, flags)
@@ -284,9 +291,9 @@ def _exec(plan: ExecPlan, fds: dict[str, int], env: dict[str, str], errfd: int) 
     argv = plan.argv
     try:
         if not plan.in_mount_namespace:
-            os.execve(plan.executable, argv, env)
+            os.execve(plan.executable, argv, env)  # noqa: S606 - the host program, by design
         elif plan.kind == elf.STATIC:
-            os.execve(fds["exe"], argv, env)
+            os.execve(fds["exe"], argv, env)  # noqa: S606
         else:
             root = f"/proc/self/fd/{fds['root']}"
             if not os.path.isdir(root):
@@ -306,7 +313,7 @@ def _exec(plan: ExecPlan, fds: dict[str, int], env: dict[str, str], errfd: int) 
                 f"/proc/self/fd/{fds['exe']}",
                 *argv[1:],
             ]
-            os.execve(fds["loader"], loader_argv, env)
+            os.execve(fds["loader"], loader_argv, env)  # noqa: S606
     except OSError as exc:
         code = "127" if exc.errno == 2 else "126"
         _fail(errfd, code, f"{plan.executable}: {exc.strerror}")

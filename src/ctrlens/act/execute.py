@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PermissionDenied, ProcessGone
+from ..linux.process import describe_wait_status, pidfd_exit_status
 from ..model import Container, Snapshot
 from ..runtimes.context import CLOCK_TICKS
 from . import signals as sg
-from ._sys import describe_wait_status, pidfd_exit_status
 from .kill import KillPlan, KillTarget
 from .restart import NO
 
@@ -184,7 +184,8 @@ def _container_outcome(
     sent_at: int,
 ) -> KillOutcome:
     container = plan.container
-    assert container is not None
+    if container is None:
+        raise ValueError("a container-wide kill plan has no container")
     init = next(((t, r) for t, r in sent if t.container_init), None)
     name = container.display_name
     if init is None:
@@ -216,7 +217,8 @@ def _container_outcome(
             again = _successor(snapshot, container) or again
         new_init = again.init_pid if again is not None else None
         if (
-            new_init
+            again is not None
+            and new_init
             and new_init != target.pid
             and _started_since(snapshot, new_init, sent_at, target.namespace_init)
         ):

@@ -24,7 +24,8 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
     name = plan.signal_name
     container = plan.container
     if plan.scope in ("container", "all"):
-        assert container is not None
+        if container is None:
+            raise ValueError(f"a {plan.scope!r} kill plan has no container")
         init = plan.init_target
         others = [t for t in plan.targets if not t.container_init]
         if init is None:
@@ -74,14 +75,14 @@ def work_out(plan: KillPlan, snapshot: Snapshot, proc: Process | None) -> None:
             f"process {target.pid} keeps running ({sg.describe_effect(target.effect, plan.signal)})"
         )
     elif container is not None:
-        init = container.init_pid
+        init_pid = container.init_pid
         plan.summary = (
-            f"only process {target.pid} {verb}; the container keeps running (its init, pid {init}, is "
+            f"only process {target.pid} {verb}; the container keeps running (its init, pid {init_pid}, is "
             "not signalled)"
         )
-        if proc is not None and proc.ppid == init:
+        if proc is not None and proc.ppid == init_pid:
             plan.notes.append(
-                f"its parent is the container's init (pid {init}): if the init exits when its child "
+                f"its parent is the container's init (pid {init_pid}): if the init exits when its child "
                 "does (a shell waiting on it), the container ends too"
             )
     else:

@@ -20,9 +20,9 @@ from typing import Any, Self
 from ..errors import CtrlensError, PermissionDenied, ProcessGone, UsageError
 from ..host import Host
 from ..model import ROLE_KERNEL, Container, Process, Snapshot
-from ..output import cut, safe_text
 from ..procfs import ProcHandle, parse_stat
 from ..refs import Target, resolve_ref
+from ..text import cut, safe_text
 from . import signals as sg
 from .disposition import disposition
 from .follows import ENDS, SURVIVES, UP_TO_PROGRAM, work_out

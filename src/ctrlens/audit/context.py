@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..accounts import HostAccounts
+from ..cgroupfs import CgroupLayout, discover_layout
 from ..host import Host
 from ..model import ROLE_KERNEL, Snapshot
-from ..procfs import MountEntry, parse_mountinfo, parse_status
+from ..procfs import MountEntry, parse_status
+from ..procfs.hostwide import host_mount_table, read_pid_file
 from ..runtimes.context import EngineDirs, discover_engine_dirs, option_value
 
 # Sockets the engines listen on by default; the daemons' command lines add the others.
@@ -51,12 +54,6 @@ class LsmState:
         return self.apparmor or self.selinux is not None
 
 
-@dataclass(slots=True)
-class CgroupLayout:
-    v1: dict[str, str]  # controller -> host path of its hierarchy's mount (as given to Host.path)
-    v2: str | None  # host path of the cgroup2 mount
-
-
 class AuditContext:
     """Built once per run (`AuditContext(snapshot, host)`), shared by every container's audit."""
 
@@ -73,9 +70,9 @@ class AuditContext:
             self.host_mounts_by_dev.setdefault(entry.major_minor, []).append(entry)
         self.engine_dirs: EngineDirs = discover_engine_dirs(snapshot.processes, host)
         self.sockets = _engine_sockets(snapshot)
-        self.cgroup = _cgroup_layout(host)
+        self.cgroup: CgroupLayout = discover_layout(host)
         self._exists: dict[str, bool] = {}
-        self._accounts: dict[int, str] | None = None
+        self.accounts = HostAccounts(host)
         self.cgroup_cache: dict[str, str | None] = {}  # parents' limit files, shared by their containers
         self.memo: dict[str, object] = {}  # per-run tables the layer modules build once
         self._volume_dirs = tuple(
@@ -92,14 +89,7 @@ class AuditContext:
 
     def account(self, uid: int) -> str | None:
         """The host's user name for a uid, from the host's own /etc/passwd (honours --host-root)."""
-        if self._accounts is None:
-            self._accounts = {}
-            text = (_read(self.host.path("/etc/passwd")) or b"").decode("utf-8", "replace")
-            for line in text.splitlines():
-                parts = line.split(":")
-                if len(parts) > 2 and parts[2].isdigit():
-                    self._accounts.setdefault(int(parts[2]), parts[0])
-        return self._accounts.get(uid)
+        return self.accounts.name_of(uid)
 
     @property
     def volume_dirs(self) -> tuple[str, ...]:
@@ -136,7 +126,7 @@ def _host_cap_bound(snapshot: Snapshot, host: Host) -> CapBound:
     if host.is_live and host.root == "/":
         candidates.append("self")
     for pid in candidates[:8]:
-        data = _read(f"{host.proc}/{pid}/status")
+        data = read_pid_file(host.proc, pid, "status")
         if not data:
             continue
         value = parse_status(data).get("CapBnd")
@@ -162,14 +152,8 @@ def _lsm_state(host: Host) -> LsmState:
 
 
 def _host_mounts(host: Host) -> list[MountEntry]:
-    """The mount table of the host's mount namespace: kthreadd never leaves it; /proc/1 may be locked."""
-    for pid in ("2", "1", "self"):
-        if pid == "self" and host.root != "/":
-            break
-        data = _read(f"{host.proc}/{pid}/mountinfo")
-        if data:
-            return parse_mountinfo(data)
-    return []
+    """The mount table of the host's mount namespace (procfs: kthreadd's, never a container's)."""
+    return host_mount_table(host.proc, self_is_host=host.root == "/")
 
 
 def _engine_sockets(snapshot: Snapshot) -> list[str]:
@@ -188,28 +172,3 @@ def _engine_sockets(snapshot: Snapshot) -> list[str]:
             if path.startswith("/") and path not in found:
                 found.append(path)
     return found
-
-
-def _cgroup_layout(host: Host) -> CgroupLayout:
-    """v1 hierarchies at /sys/fs/cgroup/<controller>; v2 at /sys/fs/cgroup/unified (hybrid) or /sys/fs/cgroup."""
-    v1: dict[str, str] = {}
-    base = "/sys/fs/cgroup"
-    try:
-        names = os.listdir(host.path(base))
-    except OSError:
-        names = []
-    for name in names:
-        if name == "unified" or not os.path.isdir(host.path(f"{base}/{name}")):
-            continue
-        for controller in name.split(","):
-            v1.setdefault(controller, f"{base}/{name}")
-    if "systemd" in v1:
-        v1.setdefault("name=systemd", v1["systemd"])
-    v2 = None
-    for candidate in (f"{base}/unified", base):
-        if os.path.exists(host.path(f"{candidate}/cgroup.controllers")):
-            v2 = candidate
-            break
-    if v2 == base:
-        v1 = {}  # a pure v2 host: the directories under it are cgroups, not hierarchies
-    return CgroupLayout(v1, v2)

@@ -4,12 +4,10 @@ controller is an eBPF program (BPF_CGROUP_DEVICE) attached to the cgroup; its ru
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
-import struct
 from collections.abc import Iterator
 
+from ..linux.bpf import BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE, attached_program_count
 from .cgroupfs import controller_dir, read_value
 from .context import AuditContext
 from .facts import ContainerFacts
@@ -151,29 +149,14 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
                                  "not readable from /proc", [where], facts.pid)  # fmt: skip
 
 
-_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "armv7l": 386, "ppc64le": 361, "s390x": 351, "riscv64": 280}
-_BPF_PROG_QUERY = 16
-_BPF_CGROUP_DEVICE = 6
-_BPF_F_QUERY_EFFECTIVE = 1
-
-
 def attached_device_programs(cgroup_dir: str) -> int | None:
     """How many BPF_CGROUP_DEVICE programs apply to a cgroup v2 directory (inherited ones too); None when the
     kernel refuses (not root, no bpf syscall, not a cgroup v2 directory)."""
-    number = _BPF_SYSCALL.get(platform.machine())
-    if number is None:
-        return None
     try:
         fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        # union bpf_attr, query: target_fd, attach_type, query_flags, attach_flags, prog_ids (u64), prog_cnt.
-        attr = ctypes.create_string_buffer(struct.pack("=IIIIQI", fd, _BPF_CGROUP_DEVICE, _BPF_F_QUERY_EFFECTIVE,
-                                                       0, 0, 0), 128)  # fmt: skip
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.syscall(number, _BPF_PROG_QUERY, attr, ctypes.c_uint(128)) != 0:
-            return None
-        return int(struct.unpack_from("=I", attr.raw, 24)[0])
+        return attached_program_count(fd, BPF_CGROUP_DEVICE, BPF_F_QUERY_EFFECTIVE)
     finally:
         os.close(fd)

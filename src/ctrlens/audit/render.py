@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..output import cut, safe_text
+from ..text import cut, safe_text
 from .cis import CIS_VERSION
 from .finding import HIGH, LAYERS, LOW, MEDIUM, RANK, Finding, Rule
 from .run import ContainerAudit

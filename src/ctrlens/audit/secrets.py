@@ -52,7 +52,7 @@ def scanner(ctx: AuditContext) -> Any | None:
         try:
             from ..secrets import SecretScanner
 
-            ctx.secrets = SecretScanner(ctx.snapshot)
+            ctx.secrets = SecretScanner(ctx.snapshot, host=ctx.host)
         except ImportError as exc:
             _UNAVAILABLE.append(f"secrets scanner not available ({exc.name or exc})")
         except CtrlensError as exc:

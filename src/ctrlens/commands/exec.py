@@ -83,19 +83,19 @@ def _split_options(args: argparse.Namespace) -> list[str]:
 
     rest = list(args.argv)
     while rest:
-        token = rest[0]
-        if token == "--":
+        word = rest[0]
+        if word == "--":
             return rest[1:]
-        if token in ("-q", "--quiet"):
+        if word in ("-q", "--quiet"):
             args.quiet = True
-        elif token == "--ns":
+        elif word == "--ns":
             if len(rest) < 2:
                 raise UsageError("--ns needs a value, e.g. --ns net,pid")
             args.ns = rest.pop(1)
-        elif token.startswith("--ns="):
-            args.ns = token[len("--ns=") :]
-        elif token.startswith("-"):
-            raise UsageError(f"unknown option {token!r} before the command (put the command after --)")
+        elif word.startswith("--ns="):
+            args.ns = word[len("--ns=") :]
+        elif word.startswith("-"):
+            raise UsageError(f"unknown option {word!r} before the command (put the command after --)")
         else:
             return rest
         rest.pop(0)

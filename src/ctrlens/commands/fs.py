@@ -446,7 +446,8 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
             )
             report.target = f"{report.target} (host)"
     else:
-        assert dst is not None
+        if dst is None:
+            raise UsageError("cp: one of SRC and DST must be REF:PATH")
         with open_root(ctx, dst[0]) as root:
             if args.src == "-":
                 stream = sys.stdin.buffer
@@ -485,7 +486,7 @@ def _edit(args: argparse.Namespace, ctx: Any) -> int:
         keep = False
         try:
             try:
-                code = subprocess.call([*shlex.split(editor), copy])
+                code = subprocess.call([*shlex.split(editor), copy])  # noqa: S603 - the user's own $EDITOR
             except OSError as exc:
                 raise CtrlensError(f"cannot run editor {editor!r}: {exc.strerror or exc}") from None
             if code != 0:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
     snapshot = ctx.scan()
     containers = require_containers(args.refs, ctx.resolve) if args.refs else None
-    scanner = SecretScanner(snapshot, proc=ctx.host.proc)
+    scanner = SecretScanner(snapshot, host=ctx.host)
     reports = scanner.scan_all(containers)
     denied = sum(r.processes_denied for r in reports)
     if denied:

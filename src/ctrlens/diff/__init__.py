@@ -72,7 +72,8 @@ def diff_container(
 def _overlay(
     container: Container, where: RootLocation, style: str, hash: bool, progress: Progress | None
 ) -> DiffResult:
-    assert where.upper is not None
+    if where.upper is None:
+        raise CtrlensError(f"{container.display_name}: no writable layer found")
     result = DiffResult(
         container.id,
         container.name,

@@ -29,7 +29,7 @@ class ListenAddress:
             return False  # "" (every interface) or a host name
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else (self.host or "0.0.0.0")
+        host = f"[{self.host}]" if ":" in self.host else (self.host or "0.0.0.0")  # noqa: S104 - display only
         return f"{host}:{self.port}"
 
 

@@ -34,13 +34,16 @@ def build_registry(engine: Engine) -> CollectorRegistry:
     return registry
 
 
-def make_app(engine: Engine, registry: CollectorRegistry) -> Callable[[dict, StartResponse], Iterable[bytes]]:
+def make_app(
+    engine: Engine, registry: CollectorRegistry
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     metrics = make_wsgi_app(registry)
 
-    def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return metrics(environ, start_response)
+            served: Iterable[bytes] = metrics(environ, start_response)
+            return served
         if path == "/healthz":
             return _text(start_response, "200 OK", "ok\n")
         if path == "/readyz":
@@ -76,8 +79,11 @@ class _QuietHandler(WSGIRequestHandler):
 def serve(address: ListenAddress, app: Callable[..., Iterable[bytes]]) -> _Server:
     """A started server (in a background thread); the caller waits on it and calls `shutdown()`."""
     server_class = type("Server", (_Server,), {"address_family": address.family})
-    host = address.host or ("::" if address.family == socket.AF_INET6 else "0.0.0.0")
-    server = make_server(host, address.port, app, server_class=server_class, handler_class=_QuietHandler)
+    # "" is every interface, chosen explicitly by the operator (--listen :9100); the default is loopback.
+    host = address.host or ("::" if address.family == socket.AF_INET6 else "0.0.0.0")  # noqa: S104
+    server: _Server = make_server(
+        host, address.port, app, server_class=server_class, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name="ctrlens-http", daemon=True)
     thread.start()
     return server

@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..cgroupfs import CgroupFiles, CgroupMounts, cpu_usage_ns, memory_in_use, read_bytes
 from ..errors import CtrlensError
 from ..host import Host
 from ..model import Container, Snapshot
 from ..mounts import read_mounts, root_fs
 from ..namespaces import namespaces_of
 from ..procfs import CgroupLine, ProcHandle, parse_cgroup, parse_stat, status_ids
-from ..tui.cgroups import CgroupFiles, CgroupMounts, cpu_usage_ns, memory_in_use, read_bytes
 from .catalog import NAMESPACE_TYPES
 
 LabelValues = tuple[str, ...]  # label values after `id`, in the metric's label order
@@ -158,15 +158,7 @@ class CgroupSource:
 
     def _pids_max(self, lines: list[CgroupLine], fallback: str) -> str | None:
         """`max` or a number from pids.max (v1 pids controller, else v2); None when neither is there."""
-        candidates = []
-        for line in lines:
-            if line.hierarchy and "pids" in line.controllers.split(",") and "pids" in self.mounts.v1:
-                candidates.append(f"{self.mounts.v1['pids']}{line.path.rstrip('/')}/pids.max")
-            elif line.hierarchy == 0 and self.mounts.v2:
-                candidates.append(f"{self.mounts.v2}{line.path.rstrip('/')}/pids.max")
-        if not lines and self.mounts.v2:
-            candidates.append(f"{self.mounts.v2}{fallback.rstrip('/')}/pids.max")
-        for path in candidates:
+        for path in self.mounts.value_files(lines, fallback, "pids", "pids.max"):
             data = read_bytes(path)
             if data:
                 return data.strip().decode("ascii", "replace")

@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from ..text import cut as cut  # re-exported: the text policy lives below the features
+from ..text import safe_text as safe_text
+
 FORMATS = ("table", "json", "ndjson")
 
 
@@ -53,21 +56,6 @@ def terminal_width(stream: TextIO | None = None) -> int:
     if stream.isatty():
         return shutil.get_terminal_size((80, 24)).columns
     return 10_000  # piped: do not cut
-
-
-def cut(text: str, width: int) -> str:
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text
-    return text[: max(width - 1, 0)] + "…"
-
-
-def safe_text(text: str) -> str:
-    """No terminal control characters from container-controlled strings reach the screen."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[Column], *, width: int | None = None) -> str:

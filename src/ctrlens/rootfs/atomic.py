@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
-from ._sys import chown_fd, mount_id, rename_noreplace
+from ..linux.fs import chown_fd, mount_id, rename_noreplace
 from .errors import RootfsError, UnsafeFile, kind_name
 from .fdcopy import copy_fd
 from .safeopen import check_regular, open_dir_at, open_path_at, reopen

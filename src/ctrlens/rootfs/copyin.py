@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 
-from ._sys import rename_noreplace
+from ..linux.fs import rename_noreplace
 from .atomic import (
     FileWriter,
     Meta,

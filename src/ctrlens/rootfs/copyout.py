@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 
-from ._sys import chown_fd, rename_noreplace
+from ..linux.fs import chown_fd, rename_noreplace
 from .atomic import FileWriter, Meta, apply_meta, remove_tree_at, temp_name
 from .entry import Entry
 from .errors import RootfsError, UnsafeFile, kind_name

@@ -112,7 +112,8 @@ class EditSession:
     def write_back(self) -> Change:
         """Replace the container file with the edited copy, keeping owner and mode; WriteConflict if the
         container changed it since fetch (your copy is kept: see `copy`)."""
-        assert self.st is not None
+        if self.st is None:
+            raise RuntimeError("write_back before fetch")
         self._unchanged()  # fail early, before any temp file exists
         src = os.open(self.copy, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
@@ -136,7 +137,8 @@ class EditSession:
     def _unchanged(self) -> None:
         # Called again right before the rename: the window left is a few syscalls wide.
         self.root.ensure_alive()
-        assert self.original is not None
+        if self.original is None:
+            raise RuntimeError("write_back before fetch")
         diff = self.original.differs(self.current())
         if diff:
             raise WriteConflict(

@@ -13,7 +13,7 @@ import os
 import stat
 from collections import deque
 
-from ._sys import PROC_SUPER_MAGIC, fs_magic, mount_id
+from ..linux.fs import PROC_SUPER_MAGIC, fs_magic, mount_id
 
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS
 

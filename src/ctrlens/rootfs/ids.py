@@ -1,10 +1,14 @@
-"""Owners as the container sees them: its user-namespace id maps and the names in ITS /etc/passwd and /etc/group."""
+"""Owners as the container sees them: its user-namespace id maps, and (`Accounts`, parsed by `ctrlens.accounts`)
+the names in ITS /etc/passwd and /etc/group."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..accounts import Accounts
 from ..procfs.parse import IdMapRange, is_identity_map, map_to_host, parse_id_map
+
+__all__ = ["OVERFLOW_ID", "Accounts", "IdMap"]
 
 OVERFLOW_ID = (
     65534  # what a user namespace shows for a host id it does not map (/proc/sys/kernel/overflowuid)
@@ -54,42 +58,3 @@ class IdMap:
         if host_uid is None or host_gid is None:
             raise ValueError(f"owner {uid}:{gid} is not mapped in the container's user namespace")
         return host_uid, host_gid
-
-
-def _parse_names(data: bytes) -> dict[int, str]:
-    """name:x:ID:… lines of passwd/group; the first name for an id wins, as getpwuid does."""
-    names: dict[int, str] = {}
-    for line in data.splitlines():
-        parts = line.split(b":")
-        if len(parts) < 3 or not parts[0] or line.startswith(b"#"):
-            continue
-        try:
-            ident = int(parts[2])
-        except ValueError:
-            continue
-        names.setdefault(ident, parts[0].decode("utf-8", "replace"))
-    return names
-
-
-@dataclass(slots=True)
-class Accounts:
-    """User and group names of the container (from its files, never the host's)."""
-
-    users: dict[int, str] = field(default_factory=dict)
-    groups: dict[int, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, passwd: bytes, group: bytes) -> Accounts:
-        return cls(_parse_names(passwd), _parse_names(group))
-
-    def user(self, uid: int) -> str:
-        return self.users.get(uid, str(uid))
-
-    def group(self, gid: int) -> str:
-        return self.groups.get(gid, str(gid))
-
-    def uid_of(self, name: str) -> int | None:
-        return next((uid for uid, n in self.users.items() if n == name), None)
-
-    def gid_of(self, name: str) -> int | None:
-        return next((gid for gid, n in self.groups.items() if n == name), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from .safeopen import open_dir_at
@@ -34,7 +34,9 @@ class LayerStep:
         return stat.S_ISDIR(self.st.st_mode)
 
 
-def walk_layer(top_fd: int, *, on_skip: Callable[[bytes, str], None] | None = None) -> Iterator[LayerStep]:
+def walk_layer(
+    top_fd: int, *, on_skip: Callable[[bytes, str], None] | None = None
+) -> Generator[LayerStep, None, None]:
     """Pre-order walk below the directory `top_fd` (kept open by the caller), LEAVE after each directory."""
     skip = on_skip or (lambda path, why: None)
     top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=top_fd)

@@ -9,14 +9,14 @@ import errno
 import os
 from typing import Protocol
 
-from . import fallback
-from ._sys import (
+from ..linux.fs import (
     RESOLVE_IN_ROOT,
     RESOLVE_NO_MAGICLINKS,
     RESOLVE_NO_XDEV,
     openat2,
     openat2_available,
 )
+from . import fallback
 
 # Retrying forever could spin against a container that renames in a loop; the kernel only asks for a retry
 # when a rename or mount raced a '..' step (host-facts §2 saw 702 in 3 s, never two in a row).

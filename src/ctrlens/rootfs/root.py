@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Self
 
 from ..errors import CtrlensError
-from ..output import safe_text
+from ..linux.fs import mount_id
 from ..procfs.handle import ProcHandle
-from ._sys import mount_id
+from ..text import safe_text
 from .entry import Entry, join
 from .errors import ContainerStopped, RootfsError, from_oserror
 from .fallback import MAX_LINKS

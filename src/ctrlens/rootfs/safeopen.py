@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ._sys import pseudo_fs_name
+from ..linux.fs import pseudo_fs_name
 from .errors import UnsafeFile, kind_name
 
 _RD_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC

@@ -6,10 +6,10 @@ fine). Every entry is lstat'ed; kernel filesystems (/proc, /sys…) inside a con
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
-from ._sys import mount_id, pseudo_fs_name
+from ..linux.fs import mount_id, pseudo_fs_name
 from .entry import Entry
 from .root import ContainerRoot, cpath, list_fd
 from .safeopen import open_dir_at
@@ -48,7 +48,7 @@ def walk(
     all_names: bool = True,
     on_skip: Callable[[Entry, str], None] | None = None,
     follow_top: bool = False,
-) -> Iterator[Step]:
+) -> Generator[Step, None, None]:
     """Pre-order walk of `path` (not following it unless `follow_top`), with LEAVE after each directory.
 
     `cross_mounts=False` stays on the top's mount (rm -r). Directories not entered are reported via `on_skip`

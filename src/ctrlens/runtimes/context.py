@@ -10,6 +10,7 @@ from typing import Any
 
 from ..host import Host
 from ..model import Process
+from ..procfs.hostwide import boot_time
 
 
 @dataclass(slots=True)
@@ -109,12 +110,7 @@ class MetaContext:
     @property
     def boot_time(self) -> float:
         if self._boot_time is None:
-            self._boot_time = 0.0
-            text = self.read_text("/proc/stat") or ""
-            for line in text.splitlines():
-                if line.startswith("btime "):
-                    self._boot_time = float(line.split()[1])
-                    break
+            self._boot_time = boot_time(self.host.proc) or 0.0
         return self._boot_time
 
     def process_start_iso(self, proc: Process) -> str | None:

@@ -77,7 +77,9 @@ def _plugins() -> tuple[tuple[str, Any], ...]:
     with _offline_requests():
         from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-        plugin_classes = list(get_mapping_from_secret_type_to_class().values())  # imports every plugin module
+        plugin_classes: list[Any] = list(
+            get_mapping_from_secret_type_to_class().values()
+        )  # imports every plugin module
     chosen = []
     for cls in plugin_classes:
         rule_id = _PLUGIN_RULES.get(cls.__name__)

@@ -14,10 +14,12 @@ user-namespace remap; a `--pid=host` container reads other containers whose caps
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..accounts import HostAccounts
+from ..host import Host
 
 INIT_USER_NS = 0xEFFFFFFD  # fixed inode of the initial user namespace (include/linux/proc_ns.h)
 CAP_SYS_PTRACE = 19
@@ -52,7 +54,7 @@ class Creds:
     @classmethod
     def of_user(cls, uid: int, gid: int) -> Creds:
         """A login shell of a host user: no capabilities, initial user namespace."""
-        return cls((uid,) * 4, (gid,) * 4)  # type: ignore[arg-type]
+        return cls((uid, uid, uid, uid), (gid, gid, gid, gid))
 
 
 def _has_ptrace_over(reader: Creds, target: Creds) -> bool:
@@ -168,40 +170,9 @@ def cmdline_readers(target: Creds, users: Iterable[HostUser], hidepid: bool) -> 
     return found
 
 
-def parse_passwd(data: str) -> list[tuple[str, int, int]]:
-    """(name, uid, gid) from an /etc/passwd text; malformed lines are skipped."""
-    users = []
-    for line in data.splitlines():
-        parts = line.split(":")
-        if len(parts) >= 4 and parts[2].isdigit() and parts[3].isdigit():
-            users.append((parts[0], int(parts[2]), int(parts[3])))
-    return users
-
-
-def parse_group(data: str) -> dict[str, set[int]]:
-    """User name -> gids of the groups that list it as a member."""
-    members: dict[str, set[int]] = {}
-    for line in data.splitlines():
-        parts = line.split(":")
-        if len(parts) >= 4 and parts[2].isdigit():
-            for member in filter(None, parts[3].split(",")):
-                members.setdefault(member.strip(), set()).add(int(parts[2]))
-    return members
-
-
-def host_users(host_root: str = "/") -> list[HostUser]:
-    """The host's users from <host-root>/etc/passwd and /etc/group, read directly: `pwd` would describe the
-    machine ctrlens runs on, which under --host-root is not the host."""
-    passwd = _read_text(os.path.join(host_root, "etc/passwd"))
-    groups = parse_group(_read_text(os.path.join(host_root, "etc/group")))
-    return [
-        HostUser(name, uid, gid, frozenset(groups.get(name, ()))) for name, uid, gid in parse_passwd(passwd)
-    ]
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+def host_users(host: Host) -> list[HostUser]:
+    """The host's users from <host-root>/etc/passwd and /etc/group (`ctrlens.accounts`): `pwd` would describe
+    the machine ctrlens runs on, which under --host-root is not the host."""
+    accounts = HostAccounts(host)
+    groups = accounts.group_members()
+    return [HostUser(name, uid, gid, frozenset(groups.get(name, ()))) for name, uid, gid in accounts.users()]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PermissionDenied
+from ..host import Host
 from ..model import Container, Snapshot
 from .collect import ProcessData, proc_hides_pids, read_process
 from .findings import SOURCE_ENVIRON, Finding, scan_argv, scan_environ
@@ -64,17 +65,17 @@ class SecretScanner:
         fingerprint: Fingerprinter | None = None,
         users: list[HostUser] | None = None,
         proc: str | None = None,
+        host: Host | None = None,
     ) -> None:
         self.snapshot = snapshot
-        root = snapshot.host_root or "/"
-        self.proc = proc or (root.rstrip("/") + "/proc" if root != "/" else "/proc")
+        host = host or Host(snapshot.host_root or "/")
+        self.proc = proc or host.proc
         if fingerprint is None:
-            key_root = "" if root == "/" else root.rstrip("/")
             from .fingerprint import KEY_PATH
 
-            fingerprint = Fingerprinter.for_host(key_root + KEY_PATH)
+            fingerprint = Fingerprinter.for_host(host.path(KEY_PATH))
         self.fingerprint = fingerprint
-        self.users = host_users(root) if users is None else users
+        self.users = host_users(host) if users is None else users
         self.hidepid = proc_hides_pids(self.proc)
         self._cache: dict[int, ProcessData | None] = {}
         self._denied: set[int] = set()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 FAMILY_PROVIDER = "provider"  # a token whose format names its issuer (AWS, GitHub, Stripe…)
 FAMILY_PRIVATE_KEY = "private-key"
 FAMILY_JWT = "jwt"
-FAMILY_URL_PASSWORD = "url-password"
+FAMILY_URL_PASSWORD = "url-password"  # noqa: S105 - a rule family, not a password
 FAMILY_NAME = "secret-name"
 FAMILY_ENTROPY = "high-entropy"
 FAMILIES = (FAMILY_PROVIDER, FAMILY_PRIVATE_KEY, FAMILY_JWT, FAMILY_URL_PASSWORD, FAMILY_NAME, FAMILY_ENTROPY)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Self
 
 from ..errors import CtrlensError, UsageError
-from ..output.jsonrecords import dumps_with_records
+from ..jsonrecords import dumps_with_records
 
 MANIFEST = "manifest.json"
 FORMAT = "ctrlens-snapshot/1"
@@ -82,7 +82,7 @@ class BundleWriter:
         fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self._file = os.fdopen(fd, "wb")
         # Closed in commit() or abort(): the archive outlives this method.
-        self._tar = tarfile.open(
+        self._tar = tarfile.open(  # noqa: SIM115 - closed in commit() or abort()
             fileobj=self._file,
             mode="w:gz",
             compresslevel=6,
@@ -128,7 +128,8 @@ class BundleWriter:
     ) -> Member:
         if name in self._names or name == MANIFEST:
             raise ValueError(f"duplicate bundle member {name!r}")
-        assert self._tar is not None
+        if self._tar is None:
+            raise RuntimeError("bundle member added before open() or after commit()")
         info = tarfile.TarInfo(name)
         info.size = size
         info.mtime = int(mtime if mtime is not None else time.time())
@@ -144,7 +145,8 @@ class BundleWriter:
 
     def commit(self, manifest: dict[str, Any]) -> str:
         """Write manifest.json (with every member's hash), sync, and move the bundle into place."""
-        assert self._tar is not None and self._file is not None
+        if self._tar is None or self._file is None:
+            raise RuntimeError("commit() before open() or twice")
         manifest = {**manifest, "format": FORMAT, "members": [m.to_dict() for m in self.members]}
         data = json_bytes(manifest)
         info = tarfile.TarInfo(MANIFEST)

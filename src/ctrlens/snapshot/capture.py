@@ -104,8 +104,10 @@ def take_snapshot(
             "processes.json",
             {"tree": process_tree(records), "processes": records, "vanished": report.vanished},
         )
-        init = (
-            records[0]["pid"] if container.init_pid not in {r["pid"] for r in records} else container.init_pid
+        init: int = (
+            records[0]["pid"]
+            if container.init_pid is None or container.init_pid not in {r["pid"] for r in records}
+            else container.init_pid
         )
         say("mounts")
         bundle.add_json("mounts.json", _mounts(init, host))

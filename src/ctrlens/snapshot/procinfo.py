@@ -140,7 +140,7 @@ def _optional_link(handle: ProcHandle, name: str) -> str | None:
 def process_tree(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Nested {pid, comm, children} from the records' ppids; roots are processes whose parent is not listed."""
     by_pid = {r["pid"]: {"pid": r["pid"], "comm": r["comm"], "children": []} for r in records}
-    roots = []
+    roots: list[dict[str, Any]] = []
     for r in sorted(records, key=lambda r: r["pid"]):
         node = by_pid[r["pid"]]
         parent = by_pid.get(r["ppid"])

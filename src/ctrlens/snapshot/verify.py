@@ -55,7 +55,9 @@ def verify_bundle(path: str) -> Verification:
                     result.problems.append(f"{_show(info.name)}: not a regular file in the archive")
                     continue
                 source = tar.extractfile(info)
-                assert source is not None
+                if source is None:  # isfile() was checked: the archive lies about this member
+                    result.problems.append(f"{_show(info.name)}: unreadable in the archive")
+                    continue
                 digest = hashlib.sha256()
                 size = 0
                 while chunk := source.read(_CHUNK):
@@ -65,7 +67,9 @@ def verify_bundle(path: str) -> Verification:
                         raise ValueError("manifest.json is implausibly large")
                 if info.name == MANIFEST:
                     source = tar.extractfile(info)
-                    assert source is not None
+                    if source is None:
+                        result.problems.append(f"{MANIFEST}: unreadable in the archive")
+                        continue
                     result.manifest = json.loads(source.read())
                     continue
                 if info.name in digests:
@@ -91,7 +95,7 @@ def _compare(result: Verification, digests: dict[str, tuple[int, str]]) -> None:
         result.problems.append(f"unknown bundle format {manifest.get('format')!r} (expected {FORMAT})")
     listed = {m.get("name"): m for m in manifest.get("members", []) if isinstance(m, dict)}
     for name, entry in listed.items():
-        found = digests.get(name)
+        found = digests.get(str(name))
         if found is None:
             result.problems.append(f"{_show(str(name))}: listed in the manifest, missing from the archive")
             continue
@@ -99,7 +103,7 @@ def _compare(result: Verification, digests: dict[str, tuple[int, str]]) -> None:
         size, sha = found
         if sha != entry.get("sha256") or size != entry.get("size"):
             result.problems.append(
-                f"{_show(name)}: SHA-256 differs from the manifest (changed after capture)"
+                f"{_show(str(name))}: SHA-256 differs from the manifest (changed after capture)"
             )
     for name in digests.keys() - listed.keys():
         result.problems.append(f"{_show(name)}: in the archive but not in the manifest (added after capture)")

@@ -21,6 +21,7 @@ from .resources import Usage
 from .rows import Row, target_of
 
 if TYPE_CHECKING:
+    from ..model import Snapshot
     from .app import TopApp
 
 
@@ -46,8 +47,9 @@ class DetailScreen(Screen[None]):
         super().__init__()
         self.top = top
         self.row = row
-        self.snapshot = top.snapshot
-        assert self.snapshot is not None
+        if top.snapshot is None:
+            raise RuntimeError("detail view opened before the first scan")
+        self.snapshot: Snapshot = top.snapshot
         self.target = target_of(self.snapshot, row)
         self.gone = self.target is None
 

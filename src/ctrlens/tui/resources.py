@@ -12,11 +12,12 @@ import resource
 import time
 from dataclasses import dataclass, field
 
+from ..cgroupfs import CgroupFiles, CgroupMounts, cpu_usage_ns, inactive_file, memory_usage
 from ..host import Host
 from ..model import Container, Snapshot
+from ..procfs.hostwide import read_pid_file
 from ..procfs.parse import parse_cgroup
 from ..runtimes import match_cgroup_path
-from .cgroups import CgroupFiles, CgroupMounts, cpu_usage_ns, inactive_file, memory_usage, read_bytes
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # memory.stat is the dearest cgroup file (the kernel sums it on each read); page cache moves slowly.
@@ -102,7 +103,7 @@ class ResourceSampler:
             return cached[1]
         lines = []
         if container.init_pid is not None:
-            data = read_bytes(f"{self.proc}/{container.init_pid}/cgroup")
+            data = read_pid_file(self.proc, container.init_pid, "cgroup")
             lines = parse_cgroup(data) if data else []
         files = self.mounts.locate(lines, container.cgroup)
         self._files[container.id] = (container.init_pid, files)

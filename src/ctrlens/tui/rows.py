@@ -7,7 +7,9 @@ No Textual here: the widget only draws `visible()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model import ROLE_KERNEL, ROLE_SHIM, Container, Process, Snapshot
 from ..output import safe_text
@@ -210,7 +212,15 @@ class TopModel:
                 self.drawn_folded.add(head.key)
         return out
 
-    def _walk(self, group: _Group, rows: list[Row], depth: int, key, needle: str, out: list[Row]) -> bool:
+    def _walk(
+        self,
+        group: _Group,
+        rows: list[Row],
+        depth: int,
+        key: Callable[[Row], Any],
+        needle: str,
+        out: list[Row],
+    ) -> bool:
         """Depth-first, siblings sorted (a container's shim first); with a needle, keep matches and their
         ancestors. True if any kept."""
         kept_any = False
@@ -226,7 +236,7 @@ class TopModel:
             kept_any = True
         return kept_any
 
-    def _sort_key(self, *, group: bool):
+    def _sort_key(self, *, group: bool) -> Callable[[Row], Any]:
         sort = self.sort
         if sort == "cpu":
             return lambda r: (-(r.cpu if r.cpu is not None else _NONE), r.name if group else r.pid or 0)

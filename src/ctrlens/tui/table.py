@@ -97,7 +97,7 @@ class TopTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
-        Binding("space", "toggle", "Fold", show=False),
+        Binding("space", "toggle_fold", "Fold", show=False),
         Binding("left", "fold(True)", "Fold", show=False),
         Binding("right", "fold(False)", "Unfold", show=False),
         Binding("enter", "activate", "Details"),
@@ -263,7 +263,7 @@ class TopTable(ScrollView, can_focus=True):
     def action_jump(self, where: int) -> None:
         self._move_to(len(self.rows) - 1 if where < 0 else 0)
 
-    def action_toggle(self) -> None:
+    def action_toggle_fold(self) -> None:
         row = self.current
         if row is not None:
             self.cursor_key = row.group

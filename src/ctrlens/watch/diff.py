@@ -71,6 +71,12 @@ def diff(before: Snapshot, after: Snapshot, at: float, mask: Masker) -> list[Eve
         container = new[key]
         for proc in after.processes_of(container):
             if (proc.pid, proc.start_ticks) not in known_procs and proc.role != ROLE_SHIM:
-                detail = {"process": process_detail(after, proc, mask)}
-                events.append(Event(PROCESS_STARTED, at, identity(container), detail))
+                events.append(
+                    Event(
+                        PROCESS_STARTED,
+                        at,
+                        identity(container),
+                        {"process": process_detail(after, proc, mask)},
+                    )
+                )
     return events

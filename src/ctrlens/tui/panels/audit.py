@@ -54,7 +54,8 @@ class AuditPanel(Panel):
     def _run(self) -> None:
         from ...audit import audit
 
-        assert self.target is not None and self.target.container is not None
+        if self.target is None or self.target.container is None:
+            return  # the tab only runs for a container (checked when it opened)
         try:
             result = audit(self.snapshot, self.target.container, self.host)
         except Exception as exc:  # noqa: BLE001 - the tab says it failed; the rest of the TUI goes on

@@ -6,6 +6,8 @@ values live only in this widget and are dropped when the detail screen closes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
@@ -19,7 +21,7 @@ class EnvPanel(Panel):
     EnvPanel > DataTable { height: 1fr; }
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.revealed = False
         self.pairs: list[tuple[str, str]] = []

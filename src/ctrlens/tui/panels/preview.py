@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _ASSIGN = re.compile(r"^(\s*(?:export\s+)?[\"']?([A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*[=:]\s*)(.+?)\s*$")
 MASK = "•••"
@@ -11,6 +12,7 @@ MASK = "•••"
 def mask_secret_lines(text: str) -> tuple[str, int]:
     """`text` with secret values replaced by a mask, and how many lines were masked. Without the secrets
     layer every assignment's value is masked: fail closed."""
+    classify: Callable[[str, str], object | None] | None
     try:
         from ...secrets import classify
     except ImportError:

@@ -10,6 +10,9 @@ import errno
 import os
 import platform
 
+from ._libc import last_error as _oserror
+from ._libc import libc as _libc
+
 # openat2 has the same number on every architecture (new syscalls are numbered alike since 5.x).
 SYS_OPENAT2 = 437
 
@@ -51,17 +54,9 @@ PSEUDO_FS_MAGIC = {
 }
 PROC_SUPER_MAGIC = 0x9FA0
 
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc by name: find_library would run ldconfig
-_libc.syscall.restype = ctypes.c_long
-
 
 class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-def _oserror(path: bytes | str | None = None) -> OSError:
-    err = ctypes.get_errno()
-    return OSError(err, os.strerror(err), path)
 
 
 def openat2(dirfd: int, path: bytes, flags: int, mode: int = 0, resolve: int = 0) -> int:

@@ -1,4 +1,5 @@
-"""Where a container's CPU and memory counters live in the cgroup filesystem, and how to read them.
+"""The cgroup filesystem, read in one place: where the hierarchies are mounted, where a container's cgroup
+directory is per controller, and its CPU and memory counters. Every path goes through `Host` (--host-root).
 
 Hosts mount cgroups three ways: v1 only (`/sys/fs/cgroup/<controllers>/`), hybrid (v1 controllers plus an empty
 v2 tree at `/sys/fs/cgroup/unified`) and v2 only (`/sys/fs/cgroup/`). A v1 controller, when the process has a
@@ -10,14 +11,106 @@ on hybrid hosts the hierarchies may place a process differently.
 from __future__ import annotations
 
 import os
+import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..host import Host
-from ..procfs.parse import CgroupLine
+from .host import Host
+from .procfs.parse import CgroupLine
 
 V1 = "v1"
 V2 = "v2"
 _UNLIMITED_V1 = 1 << 62  # v1 reports "no limit" as PAGE_COUNTER_MAX * page size, just under 2**63
+CGROUP_BASE = "/sys/fs/cgroup"
+VALUE_LIMIT = 4096  # a cgroupfs value file (limits, pids.max…) is one short line
+
+
+@dataclass(slots=True, frozen=True)
+class CgroupLayout:
+    """Where the hierarchies are mounted, as host paths (give them to `Host.path`)."""
+
+    v1: dict[str, str]  # controller -> host path of its hierarchy's mount ("name=systemd" included)
+    v2: str | None  # host path of the cgroup2 mount
+
+
+def discover_layout(host: Host) -> CgroupLayout:
+    """v1 hierarchies at /sys/fs/cgroup/<controller>; v2 at /sys/fs/cgroup/unified (hybrid) or /sys/fs/cgroup."""
+    base = CGROUP_BASE
+    v2 = None
+    for candidate in (f"{base}/unified", base):
+        if os.path.exists(host.path(f"{candidate}/cgroup.controllers")):
+            v2 = candidate
+            break
+    v1: dict[str, str] = {}
+    if v2 == base:
+        return CgroupLayout(v1, v2)  # a pure v2 host: the directories under it are cgroups, not hierarchies
+    try:
+        names = sorted(os.listdir(host.path(base)))
+    except OSError:
+        names = []
+    for name in names:
+        if name == "unified" or not os.path.isdir(host.path(f"{base}/{name}")):
+            continue
+        # "cpu,cpuacct" serves both; a "cpuacct" symlink to it is equally good.
+        for controller in name.split(","):
+            v1.setdefault(controller, f"{base}/{name}")
+    if "systemd" in v1:
+        v1.setdefault("name=systemd", v1["systemd"])
+    return CgroupLayout(v1, v2)
+
+
+@dataclass(slots=True, frozen=True)
+class CgroupDir:
+    path: str  # host path of the container's directory, e.g. /sys/fs/cgroup/memory/docker/<id>
+    root: str  # host path of the hierarchy's mount
+    version: int  # 1 or 2
+
+    def ancestors(self) -> list[str]:
+        """The directory, then its parents up to (and including) the hierarchy root."""
+        found, path = [self.path], self.path
+        while path != self.root and path.startswith(self.root + "/"):
+            path = posixpath.dirname(path)
+            found.append(path)
+        return found
+
+
+def controller_dir(
+    layout: CgroupLayout,
+    lines: Iterable[CgroupLine],
+    controller: str,
+    probe: str,
+    exists: Callable[[str], bool],
+) -> CgroupDir | None:
+    """A process's directory for `controller`, from its /proc/PID/cgroup `lines`. On hybrid hosts a controller
+    is in exactly one hierarchy: the v1 line naming it wins; v2 is used only when `exists(<dir>/<probe>)`
+    (`probe` is a file the controller puts there: memory.max…)."""
+    lines = list(lines)
+    for line in lines:
+        if line.hierarchy != 0 and controller in line.controllers.split(","):
+            mount = layout.v1.get(controller) or layout.v1.get(line.controllers)
+            if mount is None:
+                return None
+            return CgroupDir(_join(mount, line.path), mount, 1)
+    if layout.v2 is not None:
+        for line in lines:
+            if line.hierarchy == 0:
+                found = CgroupDir(_join(layout.v2, line.path), layout.v2, 2)
+                return found if exists(f"{found.path}/{probe}") else None
+    return None
+
+
+def read_value(host: Host, host_path: str) -> str | None:
+    """A cgroupfs value file's text (stripped), or None when it cannot be read."""
+    try:
+        with open(host.path(host_path), "rb") as f:
+            return f.read(VALUE_LIMIT).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+
+
+def _join(mount: str, path: str) -> str:
+    path = posixpath.normpath("/" + path.lstrip("/"))
+    return mount if path == "/" else mount.rstrip("/") + path
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,28 +126,15 @@ class CgroupFiles:
 
 
 class CgroupMounts:
-    """The cgroup mount points under the host's /sys/fs/cgroup (honours --host-root), found once."""
+    """The cgroup mount points of a host as paths on this machine (under --host-root), found once."""
 
-    def __init__(self, host: Host) -> None:
-        self.base = host.path("/sys/fs/cgroup")
-        self.v1: dict[str, str] = {}  # controller -> mount directory
-        self.v2: str | None = None
-        if os.path.exists(f"{self.base}/cgroup.controllers"):
-            self.v2 = self.base
-            return
-        if os.path.exists(f"{self.base}/unified/cgroup.controllers"):
-            self.v2 = f"{self.base}/unified"
-        try:
-            names = sorted(os.listdir(self.base))
-        except OSError:
-            return
-        for name in names:
-            path = f"{self.base}/{name}"
-            if name == "unified" or not os.path.isdir(path):
-                continue
-            # "cpu,cpuacct" serves both; a "cpuacct" symlink to it is equally good.
-            for controller in name.split(","):
-                self.v1.setdefault(controller, path)
+    def __init__(self, host: Host, layout: CgroupLayout | None = None) -> None:
+        self.layout = layout or discover_layout(host)
+        self.base = host.path(CGROUP_BASE)
+        self.v1: dict[str, str] = {
+            c: host.path(m) for c, m in self.layout.v1.items() if not c.startswith("name=")
+        }
+        self.v2: str | None = host.path(self.layout.v2) if self.layout.v2 else None
 
     def locate(self, lines: list[CgroupLine], fallback_path: str) -> CgroupFiles:
         """The counter files for a process whose /proc/PID/cgroup reads `lines` (`fallback_path` if empty)."""
@@ -96,6 +176,21 @@ class CgroupMounts:
                 _read_int(f"{directory}/memory.max"),
             )
         return CgroupFiles(cpu, cpu_version if cpu else None, None, None, None, None)
+
+    def value_files(
+        self, lines: list[CgroupLine], fallback_path: str, controller: str, name: str
+    ) -> list[str]:
+        """Where a process's `controller` file `name` (pids.max…) may be, in order: its v1 hierarchy, else the
+        v2 tree (`fallback_path` when `lines` is empty)."""
+        candidates = []
+        for line in lines:
+            if line.hierarchy and controller in line.controllers.split(",") and controller in self.v1:
+                candidates.append(f"{self.v1[controller]}{line.path.rstrip('/')}/{name}")
+            elif line.hierarchy == 0 and self.v2:
+                candidates.append(f"{self.v2}{line.path.rstrip('/')}/{name}")
+        if not lines and self.v2:
+            candidates.append(f"{self.v2}{fallback_path.rstrip('/')}/{name}")
+        return candidates
 
     def _v1_file(self, controller: str, paths: dict[str, str], name: str) -> str | None:
         mount = self.v1.get(controller)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
 import struct
+
+from ._libc import last_error
+from ._libc import libc as _libc
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -35,20 +37,16 @@ _PIDFD_INFO = struct.Struct(
     "<QQ" + "I" * 11 + "i"
 )  # mask, cgroupid, pid, tgid, ppid, 8 ids, exit_code (6.15+)
 
-_libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc by name: find_library would run ldconfig
-
 
 def setns(fd: int, nstype: int) -> None:
     """setns(2). With a pidfd and several CLONE_NEW* flags (5.8+) it enters them all at once, or none."""
     if _libc.setns(fd, nstype) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise last_error()
 
 
 def unshare(flags: int) -> None:
     if _libc.unshare(flags) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise last_error()
 
 
 def pidfd_exit_status(pidfd: int) -> int | None:
