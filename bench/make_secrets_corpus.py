@@ -839,6 +839,71 @@ def secrets_entropy() -> None:
         add("high-entropy", (name, makers[i % len(makers)]()))
 
 
+def secrets_structured() -> None:
+    """Secrets inside structured values (issue 15): JSON, .env/INI and YAML-ish lines, pgpass, URLs in JSON,
+    multi-line PEM inside JSON, each under a name that says nothing."""
+    auth = base64.b64encode(f"deploy:{rnd(16)}".encode()).decode()
+    add(
+        "secret-name",
+        ("DOCKER_AUTH_CONFIG", json.dumps({"auths": {"registry.example.com": {"auth": auth}}})),
+        (
+            "CONFIG_JSON",
+            json.dumps({"db": {"host": "db", "port": 5432, "password": password()}, "debug": False}),
+        ),
+        ("APP_CONFIG", json.dumps({"smtp": {"user": "mailer", "pass": rnd(14)}, "log": "info"})),
+        ("SETTINGS", json.dumps([{"name": "primary", "secret": rnd(24)}])),
+        ("PGPASS", f"db.example.com:5432:app:app:{rnd(14)}"),
+        ("PGPASS_LINES", f"*:*:*:replicator:{rnd(18)}\ndb2:5432:*:app:{rnd(12)}"),
+        ("APP_ENV", f"DEBUG=false\nDB_HOST=db\nDB_PASSWORD={password()}\n"),
+        ("DOTENV", f"export LOG_LEVEL=info\nexport API_KEY={rnd(32)}\n"),
+        ("SERVICE_INI", f"[database]\nhost = db\npassword = {rnd(12)}\n"),
+        ("APP_YAML", f"server:\n  port: 8080\ndatabase:\n  password: {rnd(16)}\n"),
+        ("NESTED_JSON", json.dumps({"a": {"b": {"c": {"client_secret": rnd(30)}}}})),
+    )
+    add(
+        "url-password",
+        ("DATASOURCES", json.dumps({"main": {"url": f"postgres://app:{rnd(14)}@db:5432/app"}})),
+        ("BROKERS_YAML", f"primary: amqp://user:{rnd(12)}@mq:5672/\nfallback: amqp://mq2:5672/\n"),
+    )
+    add("provider", ("CI_VARS", json.dumps({"GITHUB": "ghp_" + rnd(36), "LOG": "debug"})))
+    add("private-key", ("TLS_BUNDLE", json.dumps({"cert": "x", "key": pem("RSA PRIVATE KEY")})))
+
+
+def harmless_structured() -> None:
+    """Structured values without a secret, and public-looking lookalikes: base64 config blobs, a reCAPTCHA
+    site key, a Mapbox public token, JSON whose secret-ish keys hold settings."""
+    add(
+        "none",
+        ("APP_CONFIG", json.dumps({"log_level": "info", "token_url": "https://auth.example.com/token"})),
+        ("FEATURE_FLAGS", json.dumps({"new_ui": True, "password_min_length": 12, "secret_name": "db-creds"})),
+        ("SECRETS_JSON", json.dumps({"password_file": "/run/secrets/db", "token_path": "/var/run/token"})),
+        ("HELM_VALUES", "replicaCount: 2\nimage: nginx:1.27\nservice:\n  port: 80\n"),
+        ("APP_ENV", "DEBUG=false\nDB_HOST=db\nDB_PASSWORD_FILE=/run/secrets/db\n"),
+        ("SERVICE_MAP", "web:80:api:8080:backend"),
+        ("TIME_FORMAT", "%H:%M:%S"),
+        (
+            "APP_CONFIG_B64",
+            base64.b64encode(
+                json.dumps({"region": "eu-west-1", "replicas": 3, "tier": "web"}).encode()
+            ).decode(),
+        ),
+        ("LOGGING_CONF_B64", base64.b64encode(b"[loggers]\nkeys=root\n[handler]\nlevel=INFO\n").decode()),
+        (
+            "NGINX_CONF_B64",
+            base64.b64encode(b"server {\n  listen 80;\n  root /usr/share/nginx;\n}\n").decode(),
+        ),
+        ("RECAPTCHA_SITE_KEY", "6L" + rnd(38, ALNUM + "-_")),
+        ("NEXT_PUBLIC_RECAPTCHA", "6L" + rnd(38, ALNUM + "-_")),
+        (
+            "MAPBOX_TOKEN",
+            "pk." + jwt({"u": "demo", "a": rnd(10)}).split(".", 1)[1].rsplit(".", 1)[0] + "." + rnd(22),
+        ),
+        ("MAPBOX_ACCESS_TOKEN", "pk.eyJ1Ijoi" + rnd(40) + "." + rnd(22, ALNUM + "-_")),
+    )
+    add("secret-name", ("RECAPTCHA_SECRET_KEY", "6L" + rnd(38, ALNUM + "-_")))
+    add("jwt", ("MAPBOX_WRITE", "sk.eyJ1Ijoi" + rnd(40) + "." + rnd(22, ALNUM + "-_")))
+
+
 def escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
@@ -852,6 +917,8 @@ def main() -> None:
     secrets_jwt()
     secrets_urls()
     secrets_entropy()
+    secrets_structured()
+    harmless_structured()
     header = [(line and f"# {line}") or "#" for line in (__doc__ or "").strip().splitlines()]
     lines = header + [f"{name}\t{escape(value)}\t{label}" for name, value, label in ROWS]
     OUT.write_text("\n".join(lines) + "\n")

@@ -299,12 +299,12 @@ def rss_mb(pid: int | str = "self") -> tuple[float, float]:
 def pipeline(root: str, fixture: bool, refreshes: int) -> tuple[list[float], int, int]:
     from ctrlens.host import Host
     from ctrlens.scanner import scan
-    from ctrlens.tui.redact import CommandRedactor
+    from ctrlens.secrets.redact import Redactor
     from ctrlens.tui.resources import ResourceSampler
     from ctrlens.tui.rows import TopModel
 
     host = Host.from_option(root)
-    sampler, redactor, model = ResourceSampler(host), CommandRedactor(), TopModel()
+    sampler, redactor, model = ResourceSampler(host), Redactor.for_host(host), TopModel()
     model.collapsed.clear()
     samples = []
     snapshot = None
@@ -315,7 +315,7 @@ def pipeline(root: str, fixture: bool, refreshes: int) -> tuple[list[float], int
             tick(stats, cpus, rng)  # not timed: the host's work, not ours
         t = time.process_time()
         snapshot = scan(host)
-        redactor.redact(snapshot)
+        redactor.mask_snapshot(snapshot)
         usage = sampler.sample(snapshot)
         model.update(snapshot, usage)
         model.visible()

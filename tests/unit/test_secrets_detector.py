@@ -441,17 +441,13 @@ def test_fingerprints_tell_different_tokens_apart_and_match_the_same_token_anywh
     assert scan_environ([("GITHUB_TOKEN", two)], fp)[0].fingerprint != first
 
 
-def test_detect_secrets_is_loaded_without_a_network_client():
-    import subprocess
-    import sys
-
+def test_detection_is_built_in_and_imports_neither_detect_secrets_nor_a_network_client():
+    # The rule set is ctrlens's own (issue 16: `pip install .` without extras must detect secrets), and a
+    # secret must never reach a provider's API for verification.
     code = (
-        "import sys\nfrom ctrlens.secrets import providers\nproviders.warm_up()\n"
-        "import detect_secrets.plugins.aws as aws\n"
-        "try:\n    aws.requests.post('https://sts.amazonaws.com')\nexcept Exception as e:\n    print(type(e).__name__)\n"
-        "print('requests' in sys.modules)"
+        "import sys\nfrom ctrlens.secrets import Fingerprinter, scan_environ\n"
+        "f = scan_environ([('X', 'ghp_' + 'a1B2c3D4e5' * 3 + '000001')], Fingerprinter.for_run())\n"
+        "print(f[0].rule, 'detect_secrets' in sys.modules, 'requests' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert out == ["_NoNetwork", "False"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["github-token", "False", "False"]

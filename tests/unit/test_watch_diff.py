@@ -10,12 +10,15 @@ import pytest
 
 from ctrlens.host import Host
 from ctrlens.scanner import scan
+from ctrlens.secrets import Fingerprinter
+from ctrlens.secrets.redact import Redactor
 from ctrlens.watch import diff
 from ctrlens.watch.events import TYPES, Event, timestamp
-from ctrlens.watch.masking import argv_masker
 from tests.fixtures.proctree import FakeProcess, HostTree, shim_v2, v1
 
-MASK = "•••"
+
+def argv_masker():
+    return Redactor(Fingerprinter.for_run()).cached_argv
 
 
 def keep(argv: list[str]) -> list[str]:
@@ -136,7 +139,8 @@ def test_argv_goes_through_the_mask(tree):
         )
     )
     (event,) = diff.diff(before, snap(tree), 0.0, argv_masker())
-    assert event.detail["process"]["argv"] == ["mysql", "-p" + MASK]
+    shown = event.detail["process"]["argv"]
+    assert shown[0] == "mysql" and shown[1].startswith("-p<redacted: secret-name, 7 chars, fp ")
     assert "hunter2" not in json.dumps(event.to_dict())
     assert argv_masker()(["sleep", "10"]) == ["sleep", "10"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import CtrlensError
 from .context import AuditContext
 from .facts import ContainerFacts
-from .finding import GOOD, HIGH, INFO, MEDIUM, SECRETS, Finding, Fix, rule
+from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, SECRETS, Finding, Fix, rule
 
 ENV = rule(
     "CTRL-SECRET-ENV", SECRETS, "secret in the environment",
@@ -38,6 +38,13 @@ NONE = rule(
     SECRETS,
     "no secrets found",
     "No variable or argument of its processes looks like a secret.",
+)
+TRUNCATED = rule(
+    "CTRL-SECRETS-TRUNCATED",
+    SECRETS,
+    "secrets scanned in part",
+    "A value is longer than the secrets scan reads (16384 characters a value, 4096 arguments a command line): "
+    "only its start was checked.",
 )
 SKIPPED = rule(
     "CTRL-SECRETS-SKIPPED", SECRETS, "secrets not checked", "The secrets scan did not run (see title)."
@@ -77,6 +84,8 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     except Exception as exc:  # noqa: BLE001 - a scanner bug must not stop the audit; its text may quote a value
         yield skipped(facts, f"the secrets scanner failed ({type(exc).__name__})")
         return
+    for cut in report.truncated:
+        yield TRUNCATED.finding(LOW, f"value truncated for scanning: {cut.note}", [], facts.pid)
     if not report.records:
         if report.processes_read:
             yield NONE.finding(GOOD, f"no secrets in the environment or arguments of {report.processes_read} "

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="hide Kubernetes pause (sandbox) containers"
     )
+    parser.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
+    )
     add_output_option(parser)
 
 
@@ -76,7 +81,10 @@ COLUMNS = [
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
     containers = container_rows(snapshot, args.runtime, args.no_sandbox)
     records = [c.to_dict() for c in containers]
     by_id = {c.id: c for c in containers}

@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
     from ..errors import ProcessGone
-    from ..secrets import Fingerprinter, judge_environ, read_process
-    from ..secrets.fingerprint import KEY_PATH
+    from ..secrets import read_process
+    from ..secrets.redact import Redactor
 
     ctx.scan()
     target = ctx.resolve(args.ref)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     pids = [init_pid]
     if target.container is not None and (not target.by_pid or args.all_processes):
         pids += sorted(p for p in target.container.pids if p != init_pid)
-    fingerprint = Fingerprinter.for_host(ctx.host.path(KEY_PATH))
+    redactor = Redactor.for_host(ctx.host, reveal=args.reveal)
 
     rows: list[dict[str, Any]] = []
     init_env: set[tuple[str, str]] | None = None
@@ -70,24 +70,21 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             init_env = set(pairs)
         elif not args.all_processes:
             pairs = [pair for pair in pairs if pair not in init_env]
-        verdicts = judge_environ(pairs, fingerprint)
-        rows += [
-            _row(data.pid, data.comm, name, value, finding, args.reveal)
-            for (name, value), finding in zip(pairs, verdicts, strict=True)
-        ]
+        rows += [_row(data.pid, data.comm, shown) for shown in redactor.environ(pairs)]
     if gone:
         ctx.error(f"{gone} process(es) exited while being read; not shown")
     emit(args.output, rows, COLUMNS, stream=ctx.out, empty_message="(empty environment)")
     return 0
 
 
-def _row(pid: int, comm: str, name: str, value: str, finding: Any, reveal: bool) -> dict[str, Any]:
+def _row(pid: int, comm: str, shown: Any) -> dict[str, Any]:
+    finding = shown.finding
     return {
         "pid": pid,
         "comm": comm,
-        "name": name,
-        "value": value if finding is None or reveal else finding.redacted,
-        "redacted": finding is not None and not reveal,
+        "name": shown.name,
+        "value": shown.value,
+        "redacted": shown.redacted,
         "secret": None
         if finding is None
         else {"rule": finding.rule, "length": finding.length, "fingerprint": finding.fingerprint},

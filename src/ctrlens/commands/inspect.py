@@ -24,13 +24,20 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID")
+    parser.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
+    )
     add_output_option(parser)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
     from ..inspect import inspect_target
+    from ..secrets.redact import Redactor
 
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
     target = ctx.resolve(args.ref)
     record = inspect_target(snapshot, target, ctx.host)
     if args.output == "json":

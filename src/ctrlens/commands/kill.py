@@ -70,7 +70,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     sig = parse_signal(args.signal)  # bad input fails before any scan
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host).mask_snapshot(snapshot)  # the plan shows command lines: no secrets in them
     with plan_kill(snapshot, args.ref, sig, all=args.all, host=ctx.host) as plan:
         text = args.output == "table"
         plan_stream = ctx.out if text else ctx.err

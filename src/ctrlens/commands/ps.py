@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--containers-only", action="store_true", help="only processes inside containers")
     which.add_argument("--host-only", action="store_true", help="only host processes (not in any container)")
     parser.add_argument("--forest", action="store_true", help="show the process tree, annotated")
+    parser.add_argument(
+        "--reveal",
+        action="store_true",
+        help="show secrets in command lines and labels instead of redacting them",
+    )
     add_output_option(parser)
 
 
@@ -94,7 +99,10 @@ COLUMNS = [
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..secrets.redact import Redactor
+
     snapshot = ctx.scan()
+    Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
     procs = select(snapshot, args, ctx)
     if args.output != "table":
         emit(args.output, [snapshot.process_dict(p) for p in procs])

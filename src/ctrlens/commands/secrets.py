@@ -17,9 +17,9 @@ every container on this host), and who on the host can read it: root, the host u
 the process (no user-namespace remap, no capabilities), containers sharing the host's PID namespace whose
 capabilities cover the target's, and everyone for command-line arguments. Values are never printed.
 
-Rules: provider token formats (aws-access-key, github-token, slack-token, stripe-key…, from detect-secrets
-plus formats it lacks), private-key, jwt, url-password, secret-name (the name says secret:
-DB_PASSWORD, API_TOKEN…), high-entropy (a random-looking value under any other name).
+Rules (built in, docs/secrets.md): provider token formats (aws-access-key, github-token, slack-token,
+stripe-key…), private-key, jwt, url-password, secret-name (the name says secret: DB_PASSWORD, API_TOKEN…, also
+inside JSON, .env/INI, YAML-ish and pgpass values), high-entropy (a random-looking value under any other name).
 
 examples:
   ctrlens secrets
@@ -29,7 +29,8 @@ examples:
 EPILOG = """\
 JSON keys (one record per container): container, fingerprint_scope (host: stable on this host; run: this
 report only), secrets (source, name, rule, length, fingerprint, detail, pids, readers (kind, name, uid,
-container_id, why)), processes_read, processes_gone, processes_denied.
+container_id, why)), processes_read, processes_gone, processes_denied, truncated (source, name, length,
+scanned: values longer than the scan reads, 16384 characters each, 4096 arguments a command line).
 Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy).
 """
 
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if denied:
         ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
 
+    cut = sum(len(r.truncated) for r in reports)
+    if cut:
+        ctx.error(f"note: {cut} value(s) were longer than the scan reads and were scanned only in part "
+                  "(see 'truncated' in -o json)")  # fmt: skip
     records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
     if args.output == "sarif":
         from ..output.sarif import write_sarif

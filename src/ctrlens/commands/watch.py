@@ -96,10 +96,10 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from ..secrets.redact import Redactor
     from ..watch.detectors import available_detectors
     from ..watch.loop import Watcher
     from ..watch.loop import run as run_loop
-    from ..watch.masking import argv_masker
 
     host = ctx.host
     wanted = set(args.types) if args.types else None
@@ -109,7 +109,11 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if missing:
         ctx.error(f"not watched (feature not available): {', '.join(missing)}")
     watcher = Watcher(
-        host, mask=argv_masker(), detectors=detectors, slow_interval=args.slow_interval, warn=ctx.error
+        host,
+        mask=Redactor.for_host(ctx.host).cached_argv,
+        detectors=detectors,
+        slow_interval=args.slow_interval,
+        warn=ctx.error,
     )
     out = ctx.out
 

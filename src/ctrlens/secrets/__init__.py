@@ -1,9 +1,10 @@
 """Secrets a container exposes through its environment and command line, and who on the host can read them.
 
-Detection stands on detect-secrets (its provider plugins, called in-process on single values) plus a layer
-tuned for environments (`names`, `values`, `argv`). detect-secrets is imported on the first detection, not by
-importing this package. Values never leave this package: a `Finding` holds a name, a rule id, a length and a
-keyed fingerprint; exceptions name variables, never values.
+Detection is a built-in rule set (`providers`: the token formats of detect-secrets' plugins and more, each
+pattern linear-time) plus a layer tuned for environments (`names`, `values`, `argv`, `structured`), with reported
+limits on what it reads (`findings.SCAN_LIMIT`, `BUDGET`). `redact` is the one redaction rule every face uses.
+Values never leave this package: a `Finding` holds a name, a rule id, a length and a keyed fingerprint;
+exceptions name variables, never values. See docs/secrets.md.
 
     from ctrlens.secrets import SecretScanner
     report = SecretScanner(snapshot).scan(container)      # ContainerSecrets: records, each with readers

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import names, values
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*=")
+_ATTACHED = re.compile(r"-[A-CE-Za-z][^-=][^=]*")  # -pVALUE (not -Dkey, not --long, no `=`)
 _MYSQL = re.compile(r"(?:mysql|mariadb)[a-z-]*")  # mysql, mysqldump, mysqladmin, mariadb-dump…
 # Program -> short options whose argument is a password; attached-only options cannot take the next argument
 # (`mysql -p dbname` prompts for the password and dbname is a database).
@@ -59,6 +60,10 @@ def option_pairs(args: list[str], program: str | None = None) -> Iterator[Option
         elif prog == "curl" and arg in ("-u", "--user", "--proxy-user") and nxt is not None:
             yield Option(arg, nxt.partition(":")[2], i + 1, password=True)
             i += 1
+        elif _ATTACHED.fullmatch(arg) and names.is_secret_name(arg):
+            # `app -pMyPassword db1`: a one-letter option with its value attached, and the value reads like a
+            # secret's name. Never take it for a name (it would be printed): it is option -p with a value.
+            yield Option(arg[:2], arg[2:], i, password=True)
         elif arg.startswith("-") and "=" in arg:
             name, _, value = arg.partition("=")
             yield Option(name, value, i)

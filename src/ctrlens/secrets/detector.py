@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import names, providers, values
 
@@ -36,7 +37,7 @@ class Detection:
     detail: str | None = None  # e.g. the embedded option name; never holds a value
 
 
-def classify(name: str, value: str, *, entropy: bool = True) -> Detection | None:
+def classify(name: str, value: str, *, entropy: bool = True, nested: bool = False) -> Detection | None:
     """The verdict for one variable (or one option and its argument). `entropy=False` skips layer 6, for
     command-line arguments, where long ids and hashes are common and a name rarely says what they are."""
     if not value or not value.strip():
@@ -46,6 +47,10 @@ def classify(name: str, value: str, *, entropy: bool = True) -> Detection | None
         return found
     if names.is_allowlisted(name):
         return None
+    if not nested:
+        inside = _structured(value)
+        if inside is not None:
+            return inside
     spaced = values.looks_like_list_of_words(value)
     if spaced:
         embedded = _embedded_option(value)
@@ -67,8 +72,14 @@ def _by_format(name: str, value: str) -> Detection | None:
         best = formats[0]
         # A private key's header is the same in every key: fingerprint the key itself.
         return Detection(best.rule, value if best.rule == "private-key" else best.secret)
-    passwords = values.url_passwords(value)
+    passwords = _url_passwords(value)
     return Detection("url-password", passwords[0]) if passwords else None
+
+
+@lru_cache(maxsize=1024)
+def _url_passwords(value: str) -> tuple[str, ...]:
+    # Cached: a container's processes inherit one environment, so the same values come back per process.
+    return tuple(values.url_passwords(value))
 
 
 def _named(name: str, value: str) -> Detection | None:
@@ -81,6 +92,18 @@ def _named(name: str, value: str) -> Detection | None:
     if len(v) < MIN_NAMED_LENGTH or values.is_harmless_under_secret_name(v):
         return None
     return Detection("secret-name", value)
+
+
+def _structured(value: str) -> Detection | None:
+    """JSON, `.env`/INI, YAML-ish and pgpass values: the first leaf that is a secret under its own key."""
+    from .structured import leaves
+
+    for path, leaf in leaves(value):
+        key = path.rsplit(".", 1)[-1]
+        found = classify("PASSWORD" if key == "pgpass" else key, leaf, entropy=False, nested=True)
+        if found is not None and found.rule != "high-entropy":
+            return Detection(found.rule, found.secret, detail=path[-80:])
+    return None
 
 
 def _embedded_option(value: str) -> Detection | None:
@@ -104,7 +127,7 @@ def _random_looking(name: str, value: str) -> Detection | None:
         return None
     if _SLUG.fullmatch(v) or not _B64_CHARS.fullmatch(v) or not _mixed(v) or _sequential(v):
         return None
-    if values.is_encoded_document(v):
+    if values.is_encoded_document(v) or values.is_public_site_key(v):
         return None
     if providers.base64_entropy(v) >= _base64_limit(len(v)):
         return Detection("high-entropy", value)
@@ -124,6 +147,4 @@ def _mixed(v: str) -> bool:
 
 
 def _sequential(v: str) -> bool:
-    from detect_secrets.filters.heuristic import is_sequential_string
-
-    return bool(is_sequential_string(v))
+    return providers.is_sequential(v)

@@ -325,10 +325,17 @@ _ALLOW_LAST = {
 }
 
 
-@lru_cache(maxsize=4096)
 def words(name: str) -> tuple[str, ...]:
     """ "dbPassword" -> ("DB", "PASSWORD"); "-Djavax.net.ssl.keyStorePassword" -> (…, "KEY", "STORE", "PASSWORD")."""
+    # Names are the container's too: only short ones are cached, so the cache stays small whatever they hold.
+    return _cached_words(name) if len(name) <= 256 else _split_words(name)
+
+
+def _split_words(name: str) -> tuple[str, ...]:
     return tuple(w.upper() for w in _SPLIT.split(_CAMEL.sub("_", name)) if w)
+
+
+_cached_words = lru_cache(maxsize=4096)(_split_words)
 
 
 def _secret_word_at(ws: tuple[str, ...], i: int) -> bool:

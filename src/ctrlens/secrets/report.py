@@ -14,7 +14,7 @@ from ..errors import PermissionDenied
 from ..host import Host
 from ..model import Container, Snapshot
 from .collect import ProcessData, proc_hides_pids, read_process
-from .findings import SOURCE_ENVIRON, Finding, scan_argv, scan_environ
+from .findings import SOURCE_ENVIRON, Finding, Truncation, scan_argv, scan_environ, truncations
 from .fingerprint import Fingerprinter
 from .readers import Creds, HostUser, Reader, cmdline_readers, environ_readers, host_users
 
@@ -44,6 +44,7 @@ class ContainerSecrets:
     processes_read: int = 0
     processes_gone: int = 0  # exited while being read: their data was discarded
     processes_denied: int = 0
+    truncated: list[Truncation] = field(default_factory=list)  # values longer than the detectors read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class ContainerSecrets:
             "processes_read": self.processes_read,
             "processes_gone": self.processes_gone,
             "processes_denied": self.processes_denied,
+            "truncated": [t.to_dict() for t in self.truncated],
         }
 
 
@@ -118,6 +120,9 @@ class SecretScanner:
                     result.processes_gone += 1
                 continue
             result.processes_read += 1
+            for cut in truncations(data.environ, data.argv):
+                if cut not in result.truncated:
+                    result.truncated.append(cut)
             for finding in self._findings(data):
                 record = records.get(finding.key)
                 if record is None:

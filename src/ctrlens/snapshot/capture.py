@@ -23,10 +23,10 @@ from ..procfs import ProcHandle, parse_mountinfo
 from ..rootfs.root import ContainerRoot
 from ..secrets import Fingerprinter
 from ..secrets.fingerprint import KEY_PATH
+from ..secrets.redact import Redactor
 from .bundle import BundleWriter
 from .net import INET_FILES, parse_inet, parse_unix
 from .procinfo import process_tree, read_process
-from .redact import Redactor
 
 Progress = Callable[..., None]  # progress(stage, count=None, total=None)
 

@@ -12,8 +12,8 @@ from ..host import Host
 from ..model import Process
 from ..namespaces import namespaces_of
 from ..procfs import ProcHandle, parse_cgroup, parse_cmdline, parse_environ, status_ids
+from ..secrets.redact import Redactor
 from .net import socket_inode
-from .redact import Redactor
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 MAX_FDS = 4096  # a process with more open files is recorded up to this many (the count says how many)
@@ -93,7 +93,7 @@ def read_process(proc: Process, host: Host, redactor: Redactor) -> dict[str, Any
             handle.ensure_alive()
     except ProcessGone:
         return None
-    shown_argv, argv_secrets = redactor.argv(argv)
+    shown_argv, argv_findings = redactor.argv_findings(argv)
     nspid = status_ids(status["NSpid"]) if "NSpid" in status else ()
     return {
         "pid": proc.pid,
@@ -106,8 +106,8 @@ def read_process(proc: Process, host: Host, redactor: Redactor) -> dict[str, Any
         "exe": exe,
         "cwd": cwd,
         "cmdline": shown_argv,
-        "cmdline_secrets": argv_secrets,
-        "environ": redactor.environ(environ),
+        "cmdline_secrets": [f.to_dict() for f in argv_findings],
+        "environ": [shown.to_dict() for shown in redactor.environ(environ, strict=True)],
         "environ_unreadable": environ_error,
         "status": status,
         "capabilities": capabilities(status),

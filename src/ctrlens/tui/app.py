@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from ..host import Host
 from ..model import Snapshot
 from ..scanner import scan
+from ..secrets.redact import Redactor
 from .main import MainScreen
-from .redact import CommandRedactor
 from .resources import ResourceSampler, Usage
 from .rows import TopModel
 
@@ -45,7 +45,7 @@ class TopApp(App[None]):
         self.interval = interval
         self.scanner = scanner
         self.sampler = ResourceSampler(host)
-        self.redactor = CommandRedactor()
+        self.redactor = Redactor.for_host(host)
         self.model = TopModel()
         self.snapshot: Snapshot | None = None
         self.usage = Usage()
@@ -87,7 +87,7 @@ class TopApp(App[None]):
     def _collect(self) -> None:
         try:
             snapshot = self.scanner(self.host)
-            self.redactor.redact(snapshot)
+            self.redactor.mask_snapshot(snapshot)
             usage = self.sampler.sample(snapshot)
         except Exception as exc:  # noqa: BLE001 - a failed scan is shown on the status line; the next may work
             self.call_from_thread(self._failed, type(exc).__name__)

@@ -35,7 +35,8 @@ class EnvPanel(Panel):
 
     def load(self) -> None:
         try:
-            from ...secrets import Fingerprinter, read_process, scan_environ
+            from ...secrets import read_process
+            from ...secrets.redact import Redactor
         except ImportError:
             self.note(not_available("Environment", "ctrlens.secrets"))
             return
@@ -52,15 +53,10 @@ class EnvPanel(Panel):
             self.note(f"PID {pid} has exited.")
             return
         self.pairs = data.environ
-        try:
-            findings = scan_environ(self.pairs, Fingerprinter.for_run())
-        except CtrlensError as exc:
-            # The detector failed: hide every value rather than risk one.
-            self.note(f"{exc}; all values hidden")
-            self.secret_names = {name: "<hidden>" for name, _ in self.pairs}
-        else:
-            found = findings.values() if isinstance(findings, dict) else findings
-            self.secret_names = {f.name: f.redacted for f in found}
+        # The host-keyed fingerprint, as the CLI and the Audit tab show it; values the detector could not judge
+        # are hidden too (the one rule of ctrlens.secrets.redact).
+        shown = Redactor.for_host(self.host).environ(self.pairs)
+        self.secret_names = {s.name: s.value for s in shown if s.redacted}
         self._fill()
 
     def toggle_reveal(self) -> None:
