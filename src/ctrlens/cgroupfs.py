@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .host import Host
+from .procfs.files import read_small
 from .procfs.parse import CgroupLine
 
 V1 = "v1"
@@ -101,9 +102,8 @@ def controller_dir(
 
 def read_value(host: Host, host_path: str) -> str | None:
     """A cgroupfs value file's text (stripped), or None when it cannot be read."""
-    try:
-        with open(host.path(host_path), "rb") as f:
-            return f.read(VALUE_LIMIT).decode("utf-8", "replace").strip()
+    try:  # non-blocking and regular files only: a crafted host root's FIFO is unreadable, not a hang
+        return read_small(host.path(host_path), cap=VALUE_LIMIT).decode("utf-8", "replace").strip()
     except OSError:
         return None
 

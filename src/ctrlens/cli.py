@@ -120,14 +120,18 @@ def add_host_root_option(parser: argparse.ArgumentParser, *, suppress_default: b
     )
 
 
+# Commands that keep running: a closed pipe or a client's hang-up must never kill them (they handle EPIPE).
+LONG_RUNNING = frozenset({"serve", "watch", "top"})
+
+
 def main(argv: list[str] | None = None) -> int:
-    # Die quietly when piped into `head`, and on Ctrl-C.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser, commands = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args([*argv, "containers"])  # global options come before the command
+    if args.command not in LONG_RUNNING:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # one-shot commands die quietly when piped into `head`
     module = commands[args.command]
     ctx = Context(args)
     try:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from .errors import UsageError
+from .procfs.parse import ns_inode
 
 HOST_ROOT_ENV = "CTRLENS_HOST_ROOT"
 
@@ -83,11 +84,9 @@ class Host:
 def _ns_inode(link: str) -> int | None:
     try:
         target = os.readlink(link)
-    except OSError:
+    except (OSError, ValueError):
         return None
-    # "mnt:[4026531832]"
-    start = target.find("[")
-    return int(target[start + 1 : -1]) if start >= 0 else None
+    return ns_inode(target)  # "mnt:[4026531832]"; None for a crafted tree's garbage
 
 
 def _discover_host_namespaces(proc: str) -> dict[str, int]:

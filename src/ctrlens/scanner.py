@@ -12,6 +12,7 @@ import time
 from .accounts import HostAccounts
 from .host import Host
 from .model import ROLE_KERNEL, ROLE_RUNTIME, ROLE_SHIM, Container, Pod, Process, Snapshot
+from .procfs.files import CAP_CMDLINE, CAP_SMALL, read_capped
 from .procfs.parse import (
     cgroup_paths,
     ns_inode,
@@ -26,22 +27,12 @@ from .runtimes.base import KUBERNETES, UNKNOWN
 from .runtimes.shims import ShimSignal, shim_signal
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_O_FILE = os.O_RDONLY | os.O_CLOEXEC
 _MAX_ANCESTRY = 64
 
 
-def _read_at(dirfd: int, name: str) -> bytes:
-    fd = os.open(name, _O_FILE, dir_fd=dirfd)
-    try:
-        data = os.read(fd, 65536)
-        if len(data) == 65536:  # long command lines
-            chunks = [data]
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        return data
-    finally:
-        os.close(fd)
+def _read_at(dirfd: int, name: str, cap: int = CAP_SMALL) -> tuple[bytes, bool]:
+    """Bounded and non-blocking (procfs.files): a crafted tree's FIFO or 100 MB file neither hangs nor floods."""
+    return read_capped(name, dirfd, cap)
 
 
 _cgroup_cache: dict[bytes, list[str]] = {}
@@ -57,18 +48,22 @@ def _cgroup_paths(raw: bytes) -> list[str]:
     return list(paths)
 
 
-def read_process(proc_dir: str, pid: int) -> Process | None:
-    """One process, or None when it exited (or was never readable) during the read."""
+def read_process(proc_dir: str, pid: int, problems: list[str] | None = None) -> Process | None:
+    """One process, or None when it exited (or was never readable) during the read. Why an existing process
+    could not be read (a crafted tree's FIFO, garbage) goes to `problems`, one line per process."""
     try:
         dirfd = os.open(f"{proc_dir}/{pid}", _O_DIR)
     except OSError:
         return None
     try:
-        stat = parse_stat(_read_at(dirfd, "stat"))
+        stat = parse_stat(_read_at(dirfd, "stat")[0])
         uid = os.fstat(dirfd).st_uid
-        cmdline = parse_cmdline(_read_at(dirfd, "cmdline"))
+        raw_cmdline, cut = _read_at(dirfd, "cmdline", CAP_CMDLINE)
+        cmdline = parse_cmdline(raw_cmdline)
+        if cut and problems is not None:
+            problems.append(f"process {pid}: command line longer than {CAP_CMDLINE >> 20} MiB, cut")
         try:
-            cgroups = _cgroup_paths(_read_at(dirfd, "cgroup"))
+            cgroups = _cgroup_paths(_read_at(dirfd, "cgroup")[0])
         except PermissionError:
             cgroups = []
         pid_ns = mnt_ns = None
@@ -79,7 +74,9 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
             pass  # other users' namespaces need privilege; fixture trees may not have them
     except (ProcessLookupError, FileNotFoundError):
         return None
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        if problems is not None and not isinstance(exc, PermissionError):
+            problems.append(f"process {pid}: unreadable ({_why(exc)}); skipped")
         return None  # unreadable or torn: treat like a process that left
     finally:
         os.close(dirfd)
@@ -103,24 +100,30 @@ def read_process(proc_dir: str, pid: int) -> Process | None:
     return proc
 
 
-def read_processes(proc_dir: str) -> dict[int, Process]:
+def read_processes(proc_dir: str, problems: list[str] | None = None) -> dict[int, Process]:
     processes: dict[int, Process] = {}
     for name in os.listdir(proc_dir):
-        if name.isdigit():
-            proc = read_process(proc_dir, int(name))
+        if name.isdigit() and name.isascii():
+            proc = read_process(proc_dir, int(name), problems)
             if proc is not None:
                 processes[proc.pid] = proc
     return processes
 
 
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.filename + ': ' if isinstance(exc.filename, str) else ''}{exc.strerror or exc}"
+    return f"malformed ({type(exc).__name__})"
+
+
 def _read_nspid(proc_dir: str, pid: int) -> list[int] | None:
     try:
-        with open(f"{proc_dir}/{pid}/status", "rb") as f:
-            status = parse_status(f.read())
+        status = parse_status(read_capped(f"{proc_dir}/{pid}/status", cap=CAP_SMALL)[0])
     except OSError:
         return None
     value = status.get("NSpid")
-    return list(status_ids(value)) if value else None
+    ids = list(status_ids(value)) if value else []
+    return ids or None
 
 
 class _Attributor:
@@ -279,7 +282,8 @@ def scan(host: Host | None = None) -> Snapshot:
     host = host or Host()
     started = time.time()
     proc_dir = host.proc
-    processes = read_processes(proc_dir)
+    problems: list[str] = []
+    processes = read_processes(proc_dir, problems)
     accounts = HostAccounts(
         host
     )  # user names from the host's /etc/passwd (honours --host-root), read on first use
@@ -307,7 +311,15 @@ def scan(host: Host | None = None) -> Snapshot:
         taken_at=started,
     )
     snapshot.warnings.extend(_visibility_warnings(host, processes))
+    snapshot.warnings.extend(_summarise(problems))
     return snapshot
+
+
+def _summarise(problems: list[str], shown: int = 5) -> list[str]:
+    """One line per unreadable process, at most `shown`, then a count: a crafted tree cannot flood stderr."""
+    if len(problems) <= shown:
+        return problems
+    return [*problems[:shown], f"… and {len(problems) - shown} more processes like these"]
 
 
 def _visibility_warnings(host: Host, processes: dict[int, Process]) -> list[str]:

@@ -19,6 +19,7 @@ interpreter would be looked up in the container).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from ..errors import CtrlensError, UsageError
+from ..errors import CtrlensError, PermissionDenied, UsageError
 from ..host import NAMESPACE_TYPES
 from ..linux.process import CLONE_NEWPID, CLONE_NEWTIME, NS_FLAGS, setns
 from ..procfs import ProcHandle
@@ -132,7 +133,11 @@ def plan_exec(handle: ProcHandle, argv: list[str], namespaces: list[str]) -> Exe
         theirs = handle.namespace(ns)
         ours = _own_namespace(ns)
         if theirs is None:
-            notes.append(f"cannot read its {ns} namespace; not entered")
+            # Never fall back to the host's namespace: the program would run on the host, looking like success.
+            raise PermissionDenied(
+                f"cannot read the {ns} namespace of pid {handle.pid} (permission denied): refusing to run "
+                f"{argv[0]} at all rather than in the host's {ns} namespace; run as root"
+            )
         elif theirs == ours:
             notes.append(f"it shares the host's {ns} namespace (nothing to enter)")
         else:
@@ -227,7 +232,7 @@ def run(plan: ExecPlan, handle: ProcHandle, *, env: dict[str, str] | None = None
                 os.close(fd)
     if message:
         code, _, text = message.partition(" ")
-        error = {"127": CommandNotFound, "126": CannotRun}.get(code, EnterFailed)
+        error = {"127": CommandNotFound, "126": CannotRun, "5": PermissionDenied}.get(code, EnterFailed)
         raise error(text)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
@@ -264,11 +269,16 @@ def _child(
             try:
                 setns(pidfd, flags)
             except OSError as exc:
+                denied = exc.errno in (errno.EPERM, errno.EACCES)
                 _fail(
                     errfd,
-                    "4",
+                    "5" if denied else "4",
                     f"entering the {','.join(plan.entering)} namespaces of pid {plan.pid} failed: "
-                    f"{exc.strerror} (did the container exit?)",
+                    + (
+                        f"{exc.strerror}: run as root"
+                        if denied
+                        else f"{exc.strerror} (did the container exit?)"
+                    ),
                 )
         if flags & (CLONE_NEWPID | CLONE_NEWTIME):
             grandchild = os.fork()
@@ -323,7 +333,7 @@ def _fail(errfd: int, code: str, message: str) -> None:
     try:
         os.write(errfd, f"{code} {message}".encode(errors="replace"))
     finally:
-        os._exit(int(code) if code in ("126", "127") else 4)
+        os._exit(int(code) if code in ("126", "127", "5") else 4)
 
 
 def _read_all(fd: int) -> str:

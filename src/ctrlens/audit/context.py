@@ -18,6 +18,7 @@ from ..cgroupfs import CgroupLayout, discover_layout
 from ..host import Host
 from ..model import ROLE_KERNEL, Snapshot
 from ..procfs import MountEntry, parse_status
+from ..procfs.files import CAP_SMALL, read_small
 from ..procfs.hostwide import host_mount_table, read_pid_file
 from ..runtimes.context import EngineDirs, discover_engine_dirs, option_value
 
@@ -111,8 +112,7 @@ def _peer_groups(entry: MountEntry, prefix: str) -> list[int]:
 
 def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_small(path, cap=CAP_SMALL)  # bounded, never blocks on a crafted tree's FIFO
     except OSError:
         return None
 

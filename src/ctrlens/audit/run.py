@@ -59,6 +59,7 @@ class ContainerAudit:
     findings: list[Finding] = field(default_factory=list)
     pid: int | None = None
     errors: list[str] = field(default_factory=list)  # layers that could not be checked, and why
+    denied: list[str] = field(default_factory=list)  # of those, layers /proc refused for lack of privilege
     gone: bool = False  # the container exited before (or while) it was audited
     facts: ContainerFacts | None = None  # what the checks read (for faces that show more than findings)
 
@@ -153,6 +154,7 @@ def audit(
     result.facts = facts
     for what in facts.unreadable:  # not root: say so in the layer instead of reporting "ok"
         result.errors.append(f"{UNREADABLE_LAYER.get(what, what)}: /proc/{facts.pid}/{what} unreadable")
+        result.denied.append(UNREADABLE_LAYER.get(what, what))
     for layer, check in CHECKS:
         if layer == SECRETS and not secrets_scan:
             result.findings.append(secrets.skipped(facts, "--no-secrets"))
@@ -166,6 +168,7 @@ def audit(
             return result
         except PermissionDenied as exc:
             result.errors.append(f"{layer}: {exc}")
+            result.denied.append(layer)
         except (CtrlensError, OSError, ValueError) as exc:
             result.errors.append(f"{layer}: {exc}")
     return result

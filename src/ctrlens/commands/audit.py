@@ -43,7 +43,10 @@ examples:
   ctrlens audit -o json --severity good | jq '.[] | {name, summary}'
   ctrlens audit --explain CTRL-MOUNT-RW-SUBMOUNT
 """
-EPILOG = "Exit codes: 0 ok, 1 a finding at or above --fail-on, 2 usage, 3 REF not found, 5 not root."
+EPILOG = (
+    "Exit codes: 0 ok, 1 a finding at or above --fail-on, 2 usage, 3 REF not found, 5 permission: no container "
+    "could be read in full (with --fail-on: any container)."
+)
 
 LEVELS = ("high", "medium", "low", "info", "good")
 
@@ -112,6 +115,12 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         raise NotFound(f"container {gone[0].container.display_name} exited during the audit")
     audits = [a for a in audits if not a.gone] if not args.refs else audits
     _emit(args, ctx, audits)
+    from ..blind import require_sight
+
+    blind = sum(1 for a in audits if a.denied)
+    warning = require_sight(len(audits), blind, "containers' facts", gate=args.fail_on is not None)
+    if warning:
+        ctx.error(warning)
     return _exit_code(audits, args.fail_on)
 
 

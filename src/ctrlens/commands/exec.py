@@ -33,7 +33,8 @@ examples:
   ctrlens exec web --ns all -- ls /            everything but the user namespace; `ls /` is its root
 
 exit status: the program's (128+N if a signal N ended it); 127 command not found on the host, 126 it cannot
-run (not executable, a script with mnt), 2 usage, 3 no such container, 4 entering failed.
+run (not executable, a script with mnt), 2 usage, 3 no such container, 4 entering failed, 5 a namespace
+cannot be read or entered (not root): the program is then never run, and never on the host.
 """
 
 NS_HELP = "namespaces to enter, comma separated: net,pid,uts,ipc (default), mnt, cgroup, time, user, or all"

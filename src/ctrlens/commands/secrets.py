@@ -31,7 +31,8 @@ JSON keys (one record per container): container, fingerprint_scope (host: stable
 report only), secrets (source, name, rule, length, fingerprint, detail, pids, readers (kind, name, uid,
 container_id, why)), processes_read, processes_gone, processes_denied, truncated (source, name, length,
 scanned: values longer than the scan reads, 16384 characters each, 4096 arguments a command line).
-Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy).
+Exit codes: 0, or 1 with --fail-on when a secret is found (--fail-on error ignores high-entropy); 5 when
+no process could be read (not root), or with --fail-on when any could not.
 """
 
 
@@ -57,9 +58,6 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     containers = require_containers(args.refs, ctx.resolve) if args.refs else None
     scanner = SecretScanner(snapshot, host=ctx.host)
     reports = scanner.scan_all(containers)
-    denied = sum(r.processes_denied for r in reports)
-    if denied:
-        ctx.error(f"{denied} container process(es) could not be read (permission denied): run as root")
 
     cut = sum(len(r.truncated) for r in reports)
     if cut:
@@ -81,6 +79,14 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             stream=ctx.out,
             empty_message=f"no secrets found in {len(reports)} container(s)",
         )
+    from ..blind import require_sight
+
+    denied = sum(r.processes_denied for r in reports)
+    needed = denied + sum(r.processes_read for r in reports)
+    warning = require_sight(needed, denied, "container processes", gate=args.fail_on is not None)
+    if warning:
+        ctx.error(warning)
+
     return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
 
 

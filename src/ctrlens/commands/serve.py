@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 from typing import Any
 
 from ..errors import CtrlensError, UsageError
@@ -25,8 +22,11 @@ and the exporter's own ctrlens_exporter_* (collection duration, errors by stage)
 Every per-container series but _info has only the `id` label: join for names with
   ctrlens_container_privileged * on(id) group_left(name, image) ctrlens_container_info
 
-Also: /healthz (alive), /readyz (the last collection succeeded).
-It listens on 127.0.0.1 unless --listen names another address: exposing it is your explicit choice.
+Also: /healthz (alive: answers from the moment the socket is bound), /readyz (the last collection succeeded).
+Collections run in the background: a scrape waits --scrape-budget for a new one, then gets the last one with
+ctrlens_exporter_scrape_stale 1 (and its age), never a timeout.
+It listens on 127.0.0.1 unless --listen names another address: exposing it is your explicit choice (no TLS,
+no authentication here: put it behind a proxy or a NetworkPolicy, see docs/operators.md).
 """
 EPILOG = """\
 examples:
@@ -64,6 +64,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time per collection for slow facts (audit, secrets, drift) of containers not yet "
         "measured; the rest follow on later scrapes (default 2)",
+    )
+    parser.add_argument(
+        "--scrape-budget",
+        type=_seconds,
+        default=8.0,
+        metavar="SECONDS",
+        help="how long a scrape waits for a new collection before it gets the last one, marked "
+        "ctrlens_exporter_scrape_stale (default 8; shortened to Prometheus' scrape timeout)",
+    )
+    parser.add_argument(
+        "--max-clients",
+        type=_count,
+        default=16,
+        metavar="N",
+        help="requests handled at once (default 16); idle connections are closed after 10 s",
     )
     parser.add_argument(
         "--max-containers",
@@ -105,61 +120,44 @@ def _count(text: str) -> int:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    import importlib.util
+
     from ..exporter.listen import parse_listen
 
     address = parse_listen(args.listen)  # a bad address is a usage error before any import or scan
-    try:
-        from prometheus_client import generate_latest
-    except ImportError:
-        raise UsageError("ctrlens serve needs prometheus-client: pip install 'ctrlens[exporter]'") from None
-    from ..exporter.engine import Engine
-    from ..exporter.plugins import default_sources
-    from ..exporter.server import build_registry, make_app, serve
-
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise UsageError("ctrlens serve needs prometheus-client: pip install 'ctrlens[exporter]'")
     host = ctx.host
-    missing: list[str] = []
-    sources = default_sources(host, skip=set(args.skip), missing=missing)
-    if missing:
-        ctx.error(f"not exported (feature not available): {', '.join(missing)}")
-    engine = Engine(
-        host,
-        sources,
+    if args.print_once:
+        return _print_once(args, ctx)
+    from ..exporter.service import ServeOptions, serve
+
+    options = ServeOptions(
         cache_ttl=args.cache_ttl,
         slow_budget=args.slow_budget,
         max_containers=args.max_containers,
-        warn=ctx.error,
+        skip=set(args.skip),
+        scrape_budget=args.scrape_budget,
+        max_clients=args.max_clients,
     )
+    return serve(address, host, options, say=lambda line: print(f"ctrlens: {line}", file=ctx.err, flush=True))
+
+
+def _print_once(args: argparse.Namespace, ctx: Any) -> int:
+    from prometheus_client import generate_latest
+
+    from ..exporter.engine import Engine
+    from ..exporter.plugins import default_sources
+    from ..exporter.server import build_registry
+
+    missing: list[str] = []
+    sources = default_sources(ctx.host, skip=set(args.skip), missing=missing)
+    if missing:
+        ctx.error(f"not exported (feature not available): {', '.join(missing)}")
+    engine = Engine(ctx.host, sources, slow_budget=args.slow_budget, max_containers=args.max_containers,
+                    warn=ctx.error)  # fmt: skip
     registry = build_registry(engine)
-    first = engine.collect()  # fail before binding when /proc cannot be read at all
-    if not first.ok:
-        raise CtrlensError(f"cannot scan {host.proc}: see ctrlens containers for the error")
-    if args.print_once:
-        ctx.out.write(generate_latest(registry).decode())
-        return 0
-    try:
-        server = serve(address, make_app(engine, registry))
-    except OSError as exc:
-        raise CtrlensError(f"cannot listen on {address}: {exc.strerror or exc}") from None
-    if not address.loopback:
-        ctx.error(f"serving on {address}: reachable from other hosts, as --listen asked")
-    print(
-        f"ctrlens: serving http://{address}/metrics ({first.containers} containers)", file=ctx.err, flush=True
-    )
-    _wait_for_stop()
-    server.shutdown()
-    server.server_close()
+    if not engine.collect().ok:
+        raise CtrlensError(f"cannot scan {ctx.host.proc}: see ctrlens containers for the error")
+    ctx.out.write(generate_latest(registry).decode())
     return 0
-
-
-def _wait_for_stop() -> None:
-    """Block until SIGTERM (Kubernetes) or SIGINT (Ctrl-C)."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    while not stop.wait(3600):
-        pass
-    sys.stderr.flush()

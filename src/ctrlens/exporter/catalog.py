@@ -174,6 +174,20 @@ HOST_METRICS = (
         "collection because --slow-budget ran out.",
         (),
     ),
+    _c(
+        "exporter_scrape_stale",
+        GAUGE,
+        "1 when this scrape got the last collection because a new one did not finish within the scrape "
+        "budget (or none has finished yet): see ctrlens_exporter_collection_age_seconds.",
+        (),
+    ),
+    _c(
+        "exporter_connections_dropped_total",
+        COUNTER,
+        "HTTP connections closed without an answer: the client hung up or timed out, stayed idle, "
+        "or found the server full.",
+        (),
+    ),
     _c("exporter_build_info", GAUGE, "ctrlens build (always 1).", ("version",)),
 )
 

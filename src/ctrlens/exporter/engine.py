@@ -2,6 +2,8 @@
 
 Scrapes that arrive while a collection runs, or within the cache lifetime, are served the same collection:
 several Prometheus servers (or a retrying one) cost one pass over /proc, not one each.
+The server collects in a background thread (`current`): a scrape waits for a new collection only as long as
+its budget allows, then gets the last one, marked stale, so a slow host never turns into a scrape timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import __version__
 from ..errors import CtrlensError, ProcessGone
@@ -67,7 +70,7 @@ class Engine:
         cache_ttl: float = 5.0,
         slow_budget: float = 2.0,
         max_containers: int = 1000,
-        scan: Callable[[Host], Snapshot] = scan_host,
+        scan: Callable[[Host], Snapshot] | None = None,  # None: ctrlens.scanner.scan
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
@@ -83,9 +86,13 @@ class Engine:
         ] = {}  # (when, processes, …)
         self.errors: Counter[str] = Counter(dict.fromkeys(STAGES, 0))
         self.collections = 0
+        self.connection_stats: Any = None  # the HTTP server's counts (http.ConnectionStats), when serving
         self.version = __version__
         self._warn = warn
         self._warned: set[str] = set()
+        self._changed = threading.Condition()  # guards _generation and _refreshing
+        self._generation = 0  # collections finished by the background refresher
+        self._refreshing = False
 
     def collect(self) -> Collection:
         """The current collection: a cached one younger than `cache_ttl`, else a new one."""
@@ -100,12 +107,51 @@ class Engine:
     def last(self) -> Collection | None:
         return self._last
 
+    def refresh(self) -> None:
+        """Start a collection in the background unless one is running already."""
+        with self._changed:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._refresh, name="ctrlens-collect", daemon=True).start()
+
+    def current(self, budget: float) -> tuple[Collection | None, bool]:
+        """The collection a scrape gets, and whether it is stale: a fresh one (younger than `cache_ttl`), else
+        a new one if it finishes within `budget` seconds, else the last one (None before the first ends)."""
+        deadline = time.monotonic() + budget
+        with self._changed:
+            last = self._last
+            if last is not None and time.monotonic() - last.collected_at < self.cache_ttl:
+                return last, False
+            generation = self._generation
+        self.refresh()
+        with self._changed:
+            while self._generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return self._last, True
+                self._changed.wait(left)
+            return self._last, False
+
+    def _refresh(self) -> None:
+        try:
+            with self._lock:
+                collection = self._collect()
+        except Exception as exc:  # noqa: BLE001 - the refresher must outlive one bad collection
+            self._error("scan", f"internal error {type(exc).__name__}")
+            collection = Collection(collected_at=time.monotonic())
+        with self._changed:
+            self._last = collection
+            self._generation += 1
+            self._refreshing = False
+            self._changed.notify_all()
+
     def _collect(self) -> Collection:
         started = time.monotonic()
         self.collections += 1
         result = Collection()
         try:
-            snapshot = self._scan(self.host)
+            snapshot = (self._scan or scan_host)(self.host)
         except (CtrlensError, OSError) as exc:
             self._error("scan", str(exc))
             result.collected_at = time.monotonic()

@@ -15,6 +15,7 @@ from typing import Self
 
 from ..errors import PermissionDenied, ProcessGone
 from . import parse
+from .files import CAP_DEFAULT, open_regular, read_fd
 
 _GONE = (errno.ENOENT, errno.ESRCH)
 
@@ -22,13 +23,14 @@ _GONE = (errno.ENOENT, errno.ESRCH)
 class ProcHandle:
     """One live process. Use as a context manager; `close()` releases both fds."""
 
-    __slots__ = ("dirfd", "pid", "pidfd", "proc")
+    __slots__ = ("dirfd", "pid", "pidfd", "proc", "truncated")
 
     def __init__(self, pid: int, proc: str = "/proc", *, pidfd: bool = True) -> None:
         self.pid = pid
         self.proc = proc
         self.pidfd: int | None = None
         self.dirfd: int | None = None
+        self.truncated: list[str] = []  # files read only up to their cap (crafted trees; see procfs.files)
         try:
             if pidfd and proc == "/proc":
                 self.pidfd = os.pidfd_open(pid)
@@ -68,9 +70,11 @@ class ProcHandle:
             except PermissionError:
                 return True
         try:
-            os.stat("stat", dir_fd=self.dirfd)
-            with open(os.open("stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dirfd), "rb") as f:
-                f.read(1)
+            fd = open_regular("stat", self.dirfd)
+            try:
+                os.read(fd, 1)
+            finally:
+                os.close(fd)
             return True
         except OSError:
             return False
@@ -79,24 +83,23 @@ class ProcHandle:
         if not self.alive():
             raise ProcessGone(f"process {self.pid} has exited")
 
-    def read(self, name: str) -> bytes:
-        """Read a /proc/PID file through the dirfd. Raises ProcessGone, PermissionDenied."""
+    def read(self, name: str, cap: int = CAP_DEFAULT) -> bytes:
+        """Read at most `cap` bytes of a /proc/PID file through the dirfd (a longer one is cut and its name added
+        to `truncated`). Non-blocking and regular files only: a crafted tree's FIFO is an OSError, not a hang.
+        Raises ProcessGone, PermissionDenied, OSError."""
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dirfd)
+            fd = open_regular(name, self.dirfd)
         except OSError as exc:
             raise _translate(exc, self.pid, name) from None
         try:
-            chunks = []
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            return b"".join(chunks)
+            data, cut = read_fd(fd, cap)
         except OSError as exc:
             raise _translate(exc, self.pid, name) from None
         finally:
             os.close(fd)
+        if cut:
+            self.truncated.append(name)
+        return data
 
     def read_checked(self, name: str) -> bytes:
         """Read, then confirm the process still lives: `environ` returns b'' silently after exit (host-facts §3)."""
@@ -126,7 +129,7 @@ class ProcHandle:
     def read_at(self, name: str, offset: int, size: int) -> bytes:
         """`size` bytes at `offset` of a /proc/PID file (`mem` needs it: reading it from 0 fails)."""
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.dirfd)
+            fd = open_regular(name, self.dirfd)
         except OSError as exc:
             raise _translate(exc, self.pid, name) from None
         try:

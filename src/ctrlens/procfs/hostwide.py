@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .files import read_small
 from .parse import MountEntry, parse_mountinfo
 
 FILE_LIMIT = 16 << 20  # a host mountinfo with thousands of mounts stays far below this
@@ -39,7 +40,6 @@ def boot_time(proc: str) -> float | None:
 
 def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read(FILE_LIMIT)
+        return read_small(path, cap=FILE_LIMIT)  # never blocks on a crafted host root's FIFO
     except OSError:
         return None

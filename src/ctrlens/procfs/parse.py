@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import CtrlensError
+
 
 @dataclass(slots=True, frozen=True)
 class StatFields:
@@ -24,21 +26,35 @@ class StatFields:
 PF_KTHREAD = 0x00200000
 
 
+class Malformed(CtrlensError, ValueError):
+    """A /proc file that is not what the kernel writes (a crafted `--host-root` tree): one line, exit 4."""
+
+
 def parse_stat(data: bytes) -> StatFields:
-    """`/proc/PID/stat`. comm may hold spaces and parentheses: it ends at the LAST ')'."""
-    close = data.rindex(b")")
-    comm = data[data.index(b"(") + 1 : close].decode("utf-8", "replace")
-    rest = data[close + 2 :].split()
-    # rest[0] is field 3 (state); field 4 ppid; 9 flags; 14, 15 utime, stime; 22 starttime; 24 rss.
-    return StatFields(
-        comm=comm,
-        state=rest[0].decode(),
-        ppid=int(rest[1]),
-        start_ticks=int(rest[19]),
-        cpu_ticks=int(rest[11]) + int(rest[12]),
-        rss_pages=int(rest[21]) if len(rest) > 21 else 0,
-        flags=int(rest[6]),
-    )
+    """`/proc/PID/stat`. comm may hold spaces and parentheses: it ends at the LAST ')'. Malformed otherwise."""
+    try:
+        close = data.rindex(b")")
+        comm = data[data.index(b"(") + 1 : close].decode("utf-8", "replace")
+        rest = data[close + 2 :].split()
+        # rest[0] is field 3 (state); field 4 ppid; 9 flags; 14, 15 utime, stime; 22 starttime; 24 rss.
+        return StatFields(
+            comm=comm,
+            state=rest[0].decode("ascii"),
+            ppid=_number(rest[1]),
+            start_ticks=_number(rest[19]),
+            cpu_ticks=_number(rest[11]) + _number(rest[12]),
+            rss_pages=_number(rest[21]) if len(rest) > 21 else 0,
+            flags=_number(rest[6]),
+        )
+    except (ValueError, IndexError):
+        raise Malformed("a /proc stat file is malformed (not written by the kernel)") from None
+
+
+def _number(field: bytes) -> int:
+    """A decimal field (rss may be negative in old kernels' accounting); ValueError for anything else."""
+    if not field.lstrip(b"-").isdigit():
+        raise ValueError(field[:20])
+    return int(field)
 
 
 def parse_cmdline(data: bytes) -> list[str]:
@@ -57,12 +73,23 @@ def parse_status(data: bytes) -> dict[str, str]:
         key, sep, value = line.partition(":")
         if sep:
             fields[key] = value.strip()
+    for key, count in _ID_FIELDS.items():  # garbage ids (crafted trees) read as absent, never half a list
+        if key in fields and len(status_ids(fields[key])) < count:
+            del fields[key]
     return fields
 
 
+# Fields of /proc/PID/status holding ids, with how many each must have at least.
+_ID_FIELDS = {"Uid": 4, "Gid": 4, "NSpid": 1, "NStgid": 1, "NSpgid": 1, "NSsid": 1, "Pid": 1, "PPid": 1}
+
+
 def status_ids(value: str) -> tuple[int, ...]:
-    """ "0\t0\t0\t0" -> (0, 0, 0, 0): Uid/Gid (real, effective, saved, fs) or NSpid."""
-    return tuple(int(part) for part in value.split())
+    """ "0\t0\t0\t0" -> (0, 0, 0, 0): Uid/Gid (real, effective, saved, fs) or NSpid; () for anything that is
+    not a list of ids (a crafted tree's garbage), so callers treat it like an absent field."""
+    parts = value.split()
+    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+        return ()
+    return tuple(int(part) for part in parts)
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,7 +104,7 @@ def parse_cgroup(data: bytes) -> list[CgroupLine]:
     for line in data.decode("utf-8", "surrogateescape").splitlines():
         hier, _, rest = line.partition(":")
         controllers, _, path = rest.partition(":")
-        if hier.isdigit():
+        if hier.isascii() and hier.isdigit():
             lines.append(CgroupLine(int(hier), controllers, path))
     return lines
 
@@ -127,13 +154,17 @@ def _unescape_mount(field: str) -> str:
         return field
     out, i = [], 0
     while i < len(field):
-        if field[i] == "\\" and i + 3 < len(field) + 0 and field[i + 1 : i + 4].isdigit():
+        if field[i] == "\\" and i + 3 < len(field) + 0 and _octal(field[i + 1 : i + 4]):
             out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(field[i])
             i += 1
     return "".join(out)
+
+
+def _octal(text: str) -> bool:
+    return len(text) == 3 and all(c in "01234567" for c in text)
 
 
 def parse_mountinfo(data: bytes) -> list[MountEntry]:
@@ -144,6 +175,8 @@ def parse_mountinfo(data: bytes) -> list[MountEntry]:
             sep = parts.index("-", 6)
         except ValueError:
             continue
+        if not (parts[0].isascii() and parts[0].isdigit() and parts[1].isascii() and parts[1].isdigit()):
+            continue  # a crafted tree's garbage line: not a mount
         entries.append(
             MountEntry(
                 mount_id=int(parts[0]),
@@ -184,9 +217,9 @@ class IdMapRange:
 def parse_id_map(data: bytes) -> list[IdMapRange]:
     """`uid_map` / `gid_map`: "0 100000 65536" lines. `0 0 4294967295` means no user namespace."""
     ranges = []
-    for line in data.decode().splitlines():
+    for line in data.decode("ascii", "replace").splitlines():
         parts = line.split()
-        if len(parts) == 3:
+        if len(parts) == 3 and all(part.isascii() and part.isdigit() for part in parts):
             ranges.append(IdMapRange(int(parts[0]), int(parts[1]), int(parts[2])))
     return ranges
 
@@ -205,9 +238,7 @@ def is_identity_map(ranges: list[IdMapRange]) -> bool:
 def ns_inode(link_target: str) -> int | None:
     """ "mnt:[4026531832]" -> 4026531832."""
     start = link_target.find("[")
-    if start < 0:
+    digits = link_target[start + 1 : -1]
+    if start < 0 or not link_target.endswith("]") or not (digits.isascii() and digits.isdigit()):
         return None
-    try:
-        return int(link_target[start + 1 : -1])
-    except ValueError:
-        return None
+    return int(digits)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..host import Host
 from ..model import Process
+from ..procfs.files import read_small
 from ..procfs.hostwide import boot_time
 
 
@@ -98,9 +99,8 @@ class MetaContext:
         return self._json[host_path]
 
     def read_text(self, host_path: str) -> str | None:
-        try:
-            with open(self.host.path(host_path), encoding="utf-8", errors="replace") as f:
-                return f.read()
+        try:  # bounded and non-blocking: a crafted host root may hold a FIFO or a huge file here
+            return read_small(self.host.path(host_path)).decode("utf-8", "replace")
         except OSError:
             return None
 

@@ -78,7 +78,7 @@ def _dumpable(handle: ProcHandle, euid: int, egid: int) -> bool:
 
 def _userns_owner(handle: ProcHandle) -> int | None:
     try:
-        fd = os.open("ns/user", os.O_RDONLY | os.O_CLOEXEC, dir_fd=handle.dirfd)
+        fd = os.open("ns/user", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=handle.dirfd)
     except OSError:
         return None
     try:
