@@ -7,6 +7,9 @@ pids.
     web = tb.run_docker("web", "-e", "TOP_SECRET=API_KEY", cmd=("/usr/sbin/nginx", "-p", "80"))
     ...                                    # web.pid is the host pid of the container's init
     tb.remove(web)
+    pod = tb.run_cri_pod("web", "shop", "burstable")   # a real pod from containerd's CRI plugin (testbed/cri)
+    old = tb.run_dockershim_pod("legacy", "shop")      # a cri-dockerd-style pod on Docker
+    tb.remove_pod(pod); tb.remove_pod(old)
     tb.down()
 
 CLI: python -m testbed install|up|down|status|demo|demo-down. Needs root.
@@ -28,6 +31,7 @@ from .core import (
     status,
     unique_name,
 )
+from .cri.pods import CriPod, PodContainer
 from .errors import CommandError, TestbedError
 
 __all__ = [
@@ -39,7 +43,9 @@ __all__ = [
     "KUBE_NAMESPACE",
     "PODMAN_IMAGE",
     "CommandError",
+    "CriPod",
     "Pod",
+    "PodContainer",
     "Started",
     "Testbed",
     "TestbedError",

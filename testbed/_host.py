@@ -48,7 +48,9 @@ def pid_alive(pid: int | None) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text(
+            errors="surrogateescape"
+        )  # a container may put any bytes in comm
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] not in "ZX"
@@ -85,7 +87,7 @@ def _ancestors() -> set[int]:
     while pid > 1 and pid not in pids:
         pids.add(pid)
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text(errors="surrogateescape")
             pid = int(stat[stat.rindex(")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             break

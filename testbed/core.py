@@ -9,7 +9,8 @@ Everything an engine writes lives under the state dir (default /tmp/ctrlens-test
     docker/               daemon.json, data/, exec/, docker.sock, docker.pid, dockerd.log, client/
     podman/               containers.conf, storage.conf, root/, run/, tmp/, networks/, volumes/
     lxc/                  default.conf and one directory per container (lxc-create -P)
-    kube/                 one record per kube-style container (its pod cgroup, removed with it)
+    kube/                 one record per kube-style container and per pod (its pod cgroup, removed with it)
+    cri/                  containerd's CRI plugin: CNI config (net.d/), host-local IPAM data, pod logs
 
 Nothing is shared with a system docker/containerd/podman/lxc except the host's cgroup tree,
 /etc/docker/key.json (dockerd 20.10 always writes it) and containerd's shim sockets in /run/containerd/s
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import re
@@ -40,10 +42,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _host, images
 from .errors import CommandError, TestbedError
+
+if TYPE_CHECKING:
+    from .cri.client import CriClient
+    from .cri.pods import CriPod
 
 DEFAULT_STATE_DIR = "/tmp/ctrlens-testbed"
 STATE_VERSION = 1
@@ -91,6 +97,11 @@ KUBELET_ENV = (
     "KUBERNETES_PORT_443_TCP_PORT=443",
     "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1",
 )
+
+# containerd's CRI plugin: the sandbox image it runs (testbed/pause.c, imported, never pulled) and Debian's
+# CNI plugins (containernetworking-plugins).
+SANDBOX_IMAGE = "localhost/ctrlens-pause:1"
+CNI_BIN_DIR = "/usr/lib/cni"
 
 ENGINE_START_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 120.0
@@ -180,6 +191,12 @@ class Paths:
         self.lxc = d / "lxc"
         self.lxc_conf = self.lxc / "default.conf"
         self.kube = d / "kube"
+        self.pause = self.image / "pause"
+        self.pause_tar = self.image / "pause.tar"
+        self.cri = d / "cri"
+        self.cri_cni_conf = self.cri / "net.d"
+        self.cri_cni_data = self.cri / "cni-data"
+        self.cri_logs = self.cri / "logs"
         self.demo = d / "demo"
 
     def task_dirs(self) -> list[Path]:
@@ -650,6 +667,34 @@ class Testbed:
             _host.remove_cgroup(started.pod.cgroup, parents=_kube_parents(started.pod.cgroup))
             (self.paths.kube / f"{started.id}.json").unlink(missing_ok=True)
 
+    def run_cri_pod(
+        self, name: str, namespace: str = "default", qos: str = "besteffort", **kw: Any
+    ) -> CriPod:
+        """A real pod from containerd's CRI plugin, driven as a kubelet does (see testbed/cri/pods.py)."""
+        from .cri.pods import run_cri_pod
+
+        return run_cri_pod(self, name, namespace, qos, **kw)
+
+    def run_dockershim_pod(
+        self, name: str, namespace: str = "default", qos: str = "besteffort", **kw: Any
+    ) -> CriPod:
+        """A pod as cri-dockerd makes it on this testbed's Docker (see testbed/cri/pods.py)."""
+        from .cri.pods import run_dockershim_pod
+
+        return run_dockershim_pod(self, name, namespace, qos, **kw)
+
+    def remove_pod(self, pod: CriPod) -> None:
+        """Stop and remove a pod either pod starter made, and its pod cgroup."""
+        from .cri.pods import remove_pod
+
+        remove_pod(self, pod)
+
+    def cri_client(self) -> CriClient:
+        """A CRI client of this testbed's containerd (close it, or use it in a `with`)."""
+        from .cri.client import CriClient
+
+        return CriClient(self.paths.containerd_socket)
+
     def _ctr_remove(self, namespace: str, cid: str) -> None:
         self.ctr("task", "kill", "--signal", "SIGKILL", cid, namespace=namespace, check=False)
         self.ctr("task", "delete", "--force", cid, namespace=namespace, check=False)
@@ -677,10 +722,16 @@ class Testbed:
                 self._ctr_import(namespace)
             self._ctr_images.add(key)
 
-    def _ctr_import(self, namespace: str) -> None:
-        """docker save ctrlens-bb:1 | ctr -n NAMESPACE images import -"""
+    def _import_pause(self) -> None:
+        """The pod sandbox image under the name the CRI config gives (docker for cri-dockerd-style pods,
+        containerd's k8s.io namespace for the CRI plugin): nothing is pulled."""
+        self.docker("import", "--change", 'ENTRYPOINT ["/pause"]', str(self.paths.pause_tar), SANDBOX_IMAGE)
+        self._ctr_import(KUBE_NAMESPACE, SANDBOX_IMAGE)
+
+    def _ctr_import(self, namespace: str, image: str = DOCKER_IMAGE) -> None:
+        """docker save IMAGE | ctr -n NAMESPACE images import -"""
         save = subprocess.Popen(
-            self._docker_cmd("save", DOCKER_IMAGE),
+            self._docker_cmd("save", image),
             env=self._docker_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -711,7 +762,7 @@ class Testbed:
             save_err = save.communicate(timeout=COMMAND_TIMEOUT)[1].decode(errors="replace")
         if save.returncode != 0 or imp.returncode != 0:
             raise TestbedError(
-                f"containerd: importing {DOCKER_IMAGE} into namespace {namespace} failed: "
+                f"containerd: importing {image} into namespace {namespace} failed: "
                 f"docker save: {save_err.strip()} ctr import: {imp.stderr.strip()}"
             )
 
@@ -803,6 +854,7 @@ class Testbed:
                 ),
             ]
             _first_error(imports[:1])
+            imports.append(pool.submit(timed("import-pause", self._import_pause)))
             imports += [
                 pool.submit(
                     timed(f"import-ctr-{ns}", functools.partial(self._ensure_ctr_image, ns, CTR_IMAGE))
@@ -825,6 +877,8 @@ class Testbed:
         images.compile_nginx(p.nginx)
         images.build_rootfs(p.rootfs, p.nginx)
         images.rootfs_tar(p.rootfs, p.rootfs_tar)
+        images.compile_pause(p.pause)
+        images.pause_tar(p.pause, p.pause_tar)
         self.state["image"] = {
             "docker": DOCKER_IMAGE,
             "podman": PODMAN_IMAGE,
@@ -832,6 +886,8 @@ class Testbed:
             "nginx": str(p.nginx),
             "rootfs": str(p.rootfs),
             "rootfs_tar": str(p.rootfs_tar),
+            "sandbox": SANDBOX_IMAGE,
+            "pause": str(p.pause),
         }
 
     def _spawn(self, engine: str, cmd: list[str], logfile: Path) -> subprocess.Popen[bytes]:
@@ -873,15 +929,76 @@ class Testbed:
                 f"{logfile}:\n{_host.log_tail(logfile)}"
             )
 
+    def _cri_config(self) -> dict[str, Any]:
+        """The CRI plugin as a kubelet node with the cgroupfs driver has it: runc, no systemd cgroups, CNI
+        from our conf dir; no AppArmor/SELinux, and oom_score_adj clamped (the testbed lacks
+        CAP_SYS_RESOURCE to lower it)."""
+        p = self.paths
+        return {
+            "sandbox_image": SANDBOX_IMAGE,
+            "stream_server_address": "127.0.0.1",
+            "stream_server_port": "0",
+            "enable_selinux": False,
+            "disable_apparmor": True,
+            "restrict_oom_score_adj": True,
+            "containerd": {
+                "snapshotter": "overlayfs",
+                "default_runtime_name": "runc",
+                "runtimes": {
+                    "runc": {
+                        "runtime_type": "io.containerd.runc.v2",
+                        "options": {
+                            "SystemdCgroup": False,
+                            "BinaryName": shutil.which("runc", path=_SYSTEM_PATH) or "runc",
+                            "Root": str(p.runc_root),
+                        },
+                    }
+                },
+            },
+            "cni": {"bin_dir": CNI_BIN_DIR, "conf_dir": str(p.cri_cni_conf), "max_conf_num": 1},
+        }
+
+    def _cni_bridge(self) -> str:
+        """This testbed's CNI bridge: a name of its own (<= 15 chars), so two testbeds never share one."""
+        return "ctl" + hashlib.sha1(str(self.paths.dir).encode()).hexdigest()[:8]
+
+    def _write_cni_config(self) -> None:
+        """One bridge network for pods without hostNetwork: no gateway, no masquerading, no iptables; the
+        host-local IP allocations are kept under the testbed dir."""
+        p = self.paths
+        p.cri_cni_conf.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha1(str(p.dir).encode()).digest()
+        subnet = f"10.{200 + digest[0] % 50}.{digest[1]}.0/24"
+        conflist = {
+            "cniVersion": "0.4.0",
+            "name": "ctrlens-pods",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": self._cni_bridge(),
+                    "isGateway": False,
+                    "ipMasq": False,
+                    "hairpinMode": False,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": subnet}]],
+                        "dataDir": str(p.cri_cni_data),
+                    },
+                },
+                {"type": "loopback"},
+            ],
+        }
+        (p.cri_cni_conf / "10-ctrlens-pods.conflist").write_text(json.dumps(conflist, indent=2) + "\n")
+
     def _start_containerd_and_dockerd(self) -> None:
         p = self.paths
-        # No CRI (it wants CNI and networking), no snapshotters that cannot work here, nothing under /opt.
+        # The CRI plugin on (pods: testbed/cri), no snapshotters that cannot work here, nothing under /opt.
+        self._write_cni_config()
         config = {
             "version": 2,
             "root": str(p.containerd_root),
             "state": str(p.containerd_state),
             "disabled_plugins": [
-                "io.containerd.grpc.v1.cri",
                 "io.containerd.internal.v1.opt",
                 "io.containerd.tracing.processor.v1.otlp",
                 "io.containerd.snapshotter.v1.aufs",
@@ -893,6 +1010,7 @@ class Testbed:
             "ttrpc": {"address": f"{p.containerd_socket}.ttrpc"},
             "debug": {"address": ""},
             "metrics": {"address": ""},
+            "plugins": {"io.containerd.grpc.v1.cri": self._cri_config()},
         }
         p.containerd_config.write_text(_toml(config) + "\n")
         cmd = [
@@ -917,6 +1035,13 @@ class Testbed:
             "runc_root": str(p.runc_root),
             "cmdline": cmd,
             "namespaces": {"docker": "moby", "ctr": CTR_NAMESPACE, "kube": KUBE_NAMESPACE},
+            "cri": {
+                "sandbox_image": SANDBOX_IMAGE,
+                "cni_conf_dir": str(p.cri_cni_conf),
+                "cni_bin_dir": CNI_BIN_DIR,
+                "bridge": self._cni_bridge(),
+                "cgroup_driver": "cgroupfs",
+            },
         }
         self._await("containerd", proc, lambda: _socket_accepts(p.containerd_socket), p.containerd_log)
         _run(["ctr", "--address", str(p.containerd_socket), "version"], env=_engine_env(), timeout=30)
@@ -1143,6 +1268,7 @@ def _down(paths: Paths, log: Callable[[str], None]) -> None:
         _host.remove_cgroup(path, parents=_kube_parents(path) if path.startswith("/kubepods/") else 0)
     for sock in shim_sockets:
         Path(sock).unlink(missing_ok=True)
+    _remove_pod_networks(paths, state)
     mounts = _host.unmount_under(str(d))
     if d.exists() and not mounts:
         shutil.rmtree(d, ignore_errors=True)
@@ -1182,6 +1308,10 @@ def _remove_containers(tb: Testbed, log: Callable[[str], None]) -> None:
     def ctr() -> None:
         if not _host.pid_alive(tb.state.get("containerd", {}).get("pid")):
             return
+        if "cri" in tb.state.get("containerd", {}):
+            from .cri.pods import remove_all_cri_pods
+
+            attempt("cri pods", lambda: remove_all_cri_pods(tb))  # before ctr: unpins their netns
         for ns in tb.ctr("namespaces", "ls", "-q", timeout=15).stdout.split():
             if ns in ("moby", "plugins.moby"):  # docker's own, removed through docker
                 continue
@@ -1208,6 +1338,21 @@ def _remove_containers(tb: Testbed, log: Callable[[str], None]) -> None:
             ("demo", demo_nginx),
         ):
             pool.submit(attempt, what, fn)
+
+
+def _remove_pod_networks(paths: Paths, state: Mapping[str, Any]) -> None:
+    """What StopPodSandbox would have removed if the CRI could not: the pods' pinned network namespaces
+    (/var/run/netns/cni-*, named in the pod records) and this testbed's CNI bridge."""
+    for record in paths.kube.glob("pod-*.json"):
+        with suppress(OSError, ValueError):
+            netns = json.loads(record.read_text()).get("netns")
+            if netns and netns.startswith("/var/run/netns/cni-") and os.path.exists(netns):
+                subprocess.run(["umount", netns], capture_output=True, check=False)
+                with suppress(OSError):
+                    os.unlink(netns)
+    bridge = state.get("containerd", {}).get("cri", {}).get("bridge")
+    if bridge and os.path.exists(f"/sys/class/net/{bridge}"):
+        subprocess.run(["ip", "link", "delete", bridge], capture_output=True, check=False)
 
 
 def _cgroups_of(paths: Paths) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import TestbedError
 
 NGINX_SOURCE = Path(__file__).with_name("nginx.c")
+PAUSE_SOURCE = Path(__file__).with_name("pause.c")
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
@@ -48,14 +49,45 @@ def _has_interpreter(path: Path) -> bool:
 
 def compile_nginx(out: Path) -> Path:
     """gcc -static -O2 testbed/nginx.c -> `out` (a binary called nginx, so ps shows `nginx`)."""
+    return _compile_static(NGINX_SOURCE, out)
+
+
+def compile_pause(out: Path) -> Path:
+    """gcc -static -O2 testbed/pause.c -> `out`: the pod sandbox's process."""
+    return _compile_static(PAUSE_SOURCE, out)
+
+
+def pause_tar(pause: Path, out: Path) -> Path:
+    """The sandbox image's rootfs: /pause alone, owned by root (for `docker import`)."""
+    subprocess.run(
+        [
+            "tar",
+            "-C",
+            str(pause.parent),
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "--transform",
+            f"s|^{pause.name}$|pause|",
+            "-cf",
+            str(out),
+            pause.name,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def _compile_static(source: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["gcc", "-static", "-O2", "-s", "-o", str(out), str(NGINX_SOURCE)]
+    cmd = ["gcc", "-static", "-O2", "-s", "-o", str(out), str(source)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise TestbedError("gcc not found: python -m testbed install (installs gcc and libc6-dev)") from None
     if res.returncode != 0:
-        raise TestbedError(f"compiling {NGINX_SOURCE.name} failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
+        raise TestbedError(f"compiling {source.name} failed ({' '.join(cmd)}):\n{res.stderr.strip()}")
     return out
 
 

@@ -24,6 +24,8 @@ PACKAGES: tuple[str, ...] = (
     "golang-github-containers-common",
     "lxc",
     "lxc-templates",
+    # containerd's CRI plugin: the CNI plugins its pods' network uses (bridge, host-local, loopback)
+    "containernetworking-plugins",
     # the image (busybox rootfs, the static nginx stand-in) and what the scripts use
     "busybox-static",
     "gcc",

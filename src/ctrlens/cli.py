@@ -1,24 +1,29 @@
 """The `ctrlens` command: finds the command modules in `ctrlens.commands`, parses, runs, maps errors to exit codes.
 
-A command is one module in `ctrlens/commands/` defining:
+A command is one module in `ctrlens/commands/` (the `Command` protocol in `commands/_base.py`) defining:
     NAME: str, HELP: str, ORDER: int (position in --help), DESCRIPTION: str (optional, shown by `ctrlens NAME --help`)
     add_arguments(parser) -> None
-    run(args, ctx: Context) -> int
-Adding a command is adding a file. Command modules import heavy libraries inside `run`, never at top level.
+    run(args, ctx: Context) -> Result | int
+A `Result` is rendered here, once, by the formatter of `args.output` (`ctrlens.output`); an int is an exit code
+of a command that wrote its own output. Adding a command is adding a file. Command modules import heavy
+libraries inside `run`, never at top level.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
 import signal
 import sys
-from typing import Any
+from typing import Any, cast
 
 from . import __version__
+from .commands._base import Command, Context
 from .errors import EXIT_USAGE, CtrlensError
+from .text import safe_text
 
 EPILOG = """\
 REF is an exact container ID or name (pod/container too), a unique hex-ID prefix, or pid:N for a host
@@ -29,63 +34,21 @@ Run as root to see every container; as a normal user ctrlens shows what it can a
 """
 
 
-class Context:
-    """What every command gets: the host, a cached scan, REF resolution and the output stream."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self._host: Any = None
-        self._snapshot: Any = None
-        self.out = sys.stdout
-        self.err = sys.stderr
-        self._warned = False
-
-    @property
-    def host(self):  # -> Host
-        if self._host is None:
-            from .host import Host
-
-            self._host = Host.from_option(getattr(self.args, "host_root", None))
-        return self._host
-
-    def scan(self, *, refresh: bool = False):  # -> Snapshot
-        if self._snapshot is None or refresh:
-            from .scanner import scan
-
-            self._snapshot = scan(self.host)
-            self.warn_once(self._snapshot.warnings)
-        return self._snapshot
-
-    def resolve(self, ref: str):  # -> Target
-        from .refs import resolve_ref
-
-        return resolve_ref(self.scan(), ref)
-
-    def warn_once(self, warnings: list[str]) -> None:
-        if warnings and not self._warned:
-            self._warned = True
-            for line in warnings:
-                print(f"ctrlens: {line}", file=self.err)
-
-    def error(self, message: str) -> None:
-        print(f"ctrlens: {message}", file=self.err)
-
-
-def _command_modules() -> list[Any]:
+def _command_modules() -> list[Command]:
     from . import commands
 
-    modules = []
+    modules: list[Command] = []
     for info in pkgutil.iter_modules(commands.__path__):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         if hasattr(module, "NAME") and hasattr(module, "run"):
-            modules.append(module)
+            modules.append(cast(Command, module))
     modules.sort(key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
     return modules
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     parser = argparse.ArgumentParser(
         prog="ctrlens",
         description="See and handle the containers on this Linux host from /proc alone: "
@@ -96,7 +59,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     parser.add_argument("--version", action="version", version=f"ctrlens {__version__}")
     add_host_root_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    by_name: dict[str, Any] = {}
+    by_name: dict[str, Command] = {}
     for module in _command_modules():
         cmd = sub.add_parser(
             module.NAME,
@@ -120,11 +83,32 @@ def add_host_root_option(parser: argparse.ArgumentParser, *, suppress_default: b
     )
 
 
+def never_fail_to_write(*streams: Any) -> None:
+    """Under a strict or non-UTF-8 locale (LANG=C, PYTHONIOENCODING=ascii:strict) a character the encoding
+    lacks is written as an escape, never an exception: the text policy already escaped container bytes."""
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "") != "backslashreplace":
+            with contextlib.suppress(ValueError, OSError):  # a detached or closed stream
+                reconfigure(errors="backslashreplace")
+
+
+def finish(module: Command, args: argparse.Namespace, ctx: Context) -> int:
+    """Run a command and render what it returns, through the one formatter of the chosen format."""
+    from .output import Result, render
+
+    outcome = module.run(args, ctx)
+    if isinstance(outcome, Result):
+        return render(outcome, getattr(args, "output", "table"), ctx.out)
+    return int(outcome or 0)
+
+
 # Commands that keep running: a closed pipe or a client's hang-up must never kill them (they handle EPIPE).
 LONG_RUNNING = frozenset({"serve", "watch", "top"})
 
 
 def main(argv: list[str] | None = None) -> int:
+    never_fail_to_write(sys.stdout, sys.stderr)
     parser, commands = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -135,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     module = commands[args.command]
     ctx = Context(args)
     try:
-        return int(module.run(args, ctx) or 0)
+        return finish(module, args, ctx)
     except CtrlensError as exc:
         ctx.error(str(exc))
         return exc.exit_code
@@ -145,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        ctx.error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        filename = exc.filename if not isinstance(exc.filename, bytes) else os.fsdecode(exc.filename)
+        ctx.error(f"{exc.strerror or exc}" + (f": {safe_text(str(filename))}" if filename else ""))
         return 4
     except Exception as exc:
         if os.environ.get("CTRLENS_DEBUG"):

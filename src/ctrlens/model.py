@@ -7,17 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .accounts import HostAccounts
 from .host import Host
 
-# Roles a process can play next to containers.
-ROLE_SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor
-ROLE_KERNEL = "kernel-thread"
-ROLE_RUNTIME = (
-    "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
-)
+
+class Role(StrEnum):
+    """The part a process plays next to containers (None in `Process.role`: an ordinary process)."""
+
+    SHIM = "shim"  # containerd-shim-*, conmon, [lxc monitor], systemd-nspawn supervisor (proven by exe, docs)
+    KERNEL = "kernel-thread"
+    RUNTIME = (
+        "runtime-helper"  # in a container's cgroup but outside its pid namespace: runc init, podman cleanup
+    )
+
+
+ROLE_SHIM = Role.SHIM
+ROLE_KERNEL = Role.KERNEL
+ROLE_RUNTIME = Role.RUNTIME
 
 _local_accounts: HostAccounts | None = None
 
@@ -47,10 +56,15 @@ class Process:
     mnt_ns: int | None = None
     nspid: list[int] | None = None  # from status NSpid, read only for container processes
     container_id: str | None = None
-    role: str | None = None  # ROLE_SHIM for runtime shims/monitors, ROLE_KERNEL for kernel threads
+    role: Role | None = None  # SHIM for runtime shims/monitors, KERNEL for kernel threads
     shim_of: list[str] = field(default_factory=list)  # container ids a shim process serves
     cpu_ticks: int = 0  # utime + stime from the scan's read of stat (not in the JSON: a rate needs two)
     rss_pages: int = 0
+    # Host path of the runtime binary (shim, monitor, engine daemon) this process provably runs: a root-owned
+    # host file, same inode as /proc/PID/exe (runtimes/executables.py). None for every other process.
+    runtime_exe: str | None = None
+    # The exe link exists but we may not read it (no ptrace access): shims and daemons cannot be proven.
+    exe_hidden: bool = False
     accounts: HostAccounts | None = field(default=None, repr=False, compare=False)  # the scanned host's names
 
     @property
@@ -130,6 +144,9 @@ class Container:
     bundle: str | None = None  # OCI bundle directory on the host
     metadata_files: list[str] = field(default_factory=list)  # host files the metadata came from
     evidence: list[str] = field(default_factory=list)  # why this is a container (rule that matched)
+    # Host uid whose files may describe it: 0 for root's runtimes, the user's uid for a rootless one (whose
+    # metadata that user writes); not in the JSON.
+    owner_uid: int = 0
 
     @property
     def short_id(self) -> str:
@@ -232,4 +249,5 @@ class Snapshot:
             "shim_of": list(proc.shim_of),
             "cgroup": proc.cgroup,
             "container": container.brief() if container else None,
+            "pod": container.pod.to_dict() if container and container.pod else None,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 from .accounts import HostAccounts
 from .host import Host
@@ -24,6 +25,13 @@ from .procfs.parse import (
 )
 from .runtimes import CgroupMatch, MetaContext, enrich, match_cgroup_path
 from .runtimes.base import KUBERNETES, UNKNOWN
+from .runtimes.executables import (
+    exe_hidden,
+    exe_matches_kind,
+    is_candidate,
+    root_on_host_unproven,
+    verified_exe,
+)
 from .runtimes.shims import ShimSignal, shim_signal
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -48,9 +56,14 @@ def _cgroup_paths(raw: bytes) -> list[str]:
     return list(paths)
 
 
-def read_process(proc_dir: str, pid: int, problems: list[str] | None = None) -> Process | None:
+def read_process(
+    proc_dir: str, pid: int, host: Host | None = None, live: bool = True, problems: list[str] | None = None
+) -> Process | None:
     """One process, or None when it exited (or was never readable) during the read. Why an existing process
-    could not be read (a crafted tree's FIFO, garbage) goes to `problems`, one line per process."""
+    could not be read (a crafted tree's FIFO, garbage) goes to `problems`, one line per process.
+
+    A process named like a runtime binary gets `runtime_exe` when its executable proves it (never from its name).
+    """
     try:
         dirfd = os.open(f"{proc_dir}/{pid}", _O_DIR)
     except OSError:
@@ -72,6 +85,13 @@ def read_process(proc_dir: str, pid: int, problems: list[str] | None = None) -> 
             mnt_ns = ns_inode(os.readlink("ns/mnt", dir_fd=dirfd))
         except (PermissionError, FileNotFoundError):
             pass  # other users' namespaces need privilege; fixture trees may not have them
+        runtime_exe, hidden, nspid = None, False, None
+        if not stat.kernel_thread and is_candidate(stat.comm, cmdline):
+            runtime_exe = verified_exe(dirfd, host or Host(), live)
+            hidden = runtime_exe is None and exe_hidden(dirfd)
+            if hidden:  # NSpid tells the pid namespace without ptrace access
+                value = parse_status(_read_at(dirfd, "status")[0]).get("NSpid")
+                nspid = list(status_ids(value)) if value else None
     except (ProcessLookupError, FileNotFoundError):
         return None
     except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
@@ -94,17 +114,24 @@ def read_process(proc_dir: str, pid: int, problems: list[str] | None = None) -> 
         cgroups=cgroups,
         pid_ns=pid_ns,
         mnt_ns=mnt_ns,
+        runtime_exe=runtime_exe,
+        exe_hidden=hidden,
+        nspid=nspid,
     )
     if stat.kernel_thread:
         proc.role = ROLE_KERNEL
     return proc
 
 
-def read_processes(proc_dir: str, problems: list[str] | None = None) -> dict[int, Process]:
+def read_processes(
+    proc_dir: str, host: Host | None = None, problems: list[str] | None = None
+) -> dict[int, Process]:
     processes: dict[int, Process] = {}
+    host = host or Host()
+    live = host.is_live
     for name in os.listdir(proc_dir):
         if name.isdigit() and name.isascii():
-            proc = read_process(proc_dir, int(name), problems)
+            proc = read_process(proc_dir, int(name), host, live, problems)
             if proc is not None:
                 processes[proc.pid] = proc
     return processes
@@ -132,6 +159,7 @@ class _Attributor:
     def __init__(self, processes: dict[int, Process], host_ns: dict[str, int]) -> None:
         self.processes = processes
         self.host_pid_ns = host_ns.get("pid")
+        self.host_mnt_ns = host_ns.get("mnt")
         self.shims: dict[int, ShimSignal] = {}
         self.containers: dict[str, Container] = {}
 
@@ -140,13 +168,55 @@ class _Attributor:
             if proc.role == ROLE_KERNEL:
                 continue
             signal = shim_signal(proc.cmdline, proc.comm)
-            if signal is not None:
-                self.shims[proc.pid] = signal
+            if signal is not None and self._is_trusted_shim(proc, signal):
+                self.shims[proc.pid] = replace(signal, owner_uid=proc.uid)
                 proc.role = ROLE_SHIM
+        # Root's containers first: a user may name a cgroup under its own user@UID.service after any container
+        # id, and must not be first to claim it.
+        delegated = []
         for proc in self.processes.values():
             if proc.role is None:
-                self._attribute(proc)
+                matches = self._cgroup_matches(proc)
+                if matches and matches[-1].owner_uid != 0:
+                    delegated.append(proc)
+                else:
+                    self._attribute(proc)
+        for proc in delegated:
+            self._attribute(proc)
         return self.containers
+
+    def _is_trusted_shim(self, proc: Process, signal: ShimSignal) -> bool:
+        """A shim only on evidence the container cannot forge (docs/architecture.md, "What ctrlens trusts").
+
+        In the host's pid namespace, in no container's cgroup, running the runtime's own root-owned host binary.
+        Its name and argv only say which runtime and container it claims; they never make it a shim.
+        """
+        if proc.runtime_exe is not None:
+            if not exe_matches_kind(proc.runtime_exe, signal.kind):
+                return False
+            if self.host_pid_ns is None or proc.pid_ns != self.host_pid_ns:
+                return False
+        elif not root_on_host_unproven(proc):
+            return False
+        matches = self._cgroup_matches(proc)
+        return not matches or matches[-1].shim
+
+    @staticmethod
+    def _cgroup_matches(proc: Process) -> list[CgroupMatch]:
+        for path in proc.cgroups:
+            matches = match_cgroup_path(path)
+            if matches:
+                return matches
+        return []
+
+    def _in_host_namespaces(self, proc: Process) -> bool:
+        """Shares the host's pid and mount namespaces: its root is the host's, whatever its parent claims."""
+        return (
+            proc.pid_ns is not None
+            and proc.pid_ns == self.host_pid_ns
+            and proc.mnt_ns is not None
+            and proc.mnt_ns == self.host_mnt_ns
+        )
 
     def nearest_shim(self, proc: Process) -> tuple[int, ShimSignal] | None:
         seen = 0
@@ -163,40 +233,53 @@ class _Attributor:
         return None
 
     def _attribute(self, proc: Process) -> None:
-        matches: list[CgroupMatch] = []
-        for path in proc.cgroups:
-            matches = match_cgroup_path(path)
-            if matches:
-                break
+        matches = self._cgroup_matches(proc)
         if matches:
             inner = matches[-1]
             if inner.shim:
-                proc.role = ROLE_SHIM  # conmon / lxc monitor / nspawn supervisor scopes
+                if proc.pid_ns == self.host_pid_ns or proc.pid_ns is None:
+                    proc.role = ROLE_SHIM  # conmon / lxc monitor / nspawn supervisor scopes
+                    return
+                matches = [m for m in matches if not m.shim]  # a private pid namespace is never a shim
+            if not matches:
+                self._private_namespace(proc)
                 return
+            inner = matches[-1]
             payload = [m for m in matches if not m.shim]
             container = self._container_for(inner, proc)
+            if container is None:
+                self._private_namespace(proc)  # a user's cgroup named after another owner's container
+                return
             if len(payload) > 1:
                 container.parent_id = payload[-2].id
             self._add(container, proc)
             return
         shim = self.nearest_shim(proc)
-        shim_cid = shim[1].container_id if shim is not None else None
-        if shim is not None and shim_cid:
+        if shim is not None and shim[1].container_id and not self._in_host_namespaces(proc):
             pid, signal = shim
-            found = self.containers.get(shim_cid)
-            if found is None:
-                found = Container(
-                    id=shim_cid,
+            claimed = shim[1].container_id
+            existing = self.containers.get(claimed)
+            if existing is not None and existing.owner_uid != signal.owner_uid:
+                self._private_namespace(proc)  # a rootless shim cannot claim a container of another user
+                return
+            if existing is None:
+                existing = Container(
+                    id=claimed,
                     runtime=signal.runtime,
                     cgroup=proc.cgroup,
                     name=signal.name,
                     engine_namespace=signal.engine_namespace,
                     bundle=signal.bundle,
-                    evidence=[f"child of {signal.kind} (pid {pid}) for {shim_cid}"],
+                    evidence=[f"child of {signal.kind} (pid {pid}) for {signal.container_id}"],
+                    owner_uid=signal.owner_uid,
                 )
-                self.containers[found.id] = found
-            self._add(found, proc)
+                self.containers[claimed] = existing
+            self._add(existing, proc)
             return
+        self._private_namespace(proc)
+
+    def _private_namespace(self, proc: Process) -> None:
+        """No rule names it: a private pid namespace still makes it a container (of unknown runtime)."""
         if proc.pid_ns is not None and self.host_pid_ns is not None and proc.pid_ns != self.host_pid_ns:
             cid = f"pidns-{proc.pid_ns}"
             found = self.containers.get(cid)
@@ -212,10 +295,10 @@ class _Attributor:
                 self.containers[cid] = found
             self._add(found, proc)
 
-    def _container_for(self, match: CgroupMatch, proc: Process) -> Container:
+    def _container_for(self, match: CgroupMatch, proc: Process) -> Container | None:
         container = self.containers.get(match.id)
         if container is not None:
-            return container
+            return container if container.owner_uid == match.owner_uid else None
         container = Container(
             id=match.id,
             runtime=match.runtime,
@@ -223,6 +306,7 @@ class _Attributor:
             name=match.name,
             engine_namespace=match.engine_namespace,
             evidence=[f"cgroup {match.cgroup} matches {match.rule}"],
+            owner_uid=match.owner_uid,
         )
         if match.pod_uid or match.qos:
             container.pod = Pod(name=None, namespace=None, uid=match.pod_uid, qos=match.qos)
@@ -262,6 +346,11 @@ class _Attributor:
             container.init_pid = tops[0].pid if tops else (container.pids[0] if container.pids else None)
             init = self.processes.get(container.init_pid) if container.init_pid else None
             shim = self.nearest_shim(init) if init else None
+            if shim is not None and not self._shim_serves(shim[1], container):
+                container.evidence.append(
+                    f"parent {shim[1].kind} (pid {shim[0]}) claims container {shim[1].container_id}: ignored"
+                )
+                shim = None
             if shim is not None:
                 shim_pid, signal = shim
                 container.shim_pid = shim_pid
@@ -270,11 +359,25 @@ class _Attributor:
                     container.runtime = signal.runtime
                     container.evidence.append(f"runtime from {signal.kind} (pid {shim_pid})")
                 container.engine_namespace = container.engine_namespace or signal.engine_namespace
-                container.bundle = container.bundle or signal.bundle
-                if signal.name and not container.name:
-                    container.name = signal.name
+                if signal.container_id == container.id:  # a pod's shim names the sandbox, not this one
+                    container.bundle = container.bundle or signal.bundle
+                    if signal.name and not container.name:
+                        container.name = signal.name
             for pid in container.pids:
                 self.processes[pid].nspid = _read_nspid(proc_dir, pid)
+
+    @staticmethod
+    def _shim_serves(signal: ShimSignal, container: Container) -> bool:
+        """A shim's argv names the container it serves; one claiming another container's id is not its shim.
+
+        A Kubernetes pod shares one containerd shim, named after the pod's sandbox: it serves every container
+        of the pod. A rootless shim serves only its own user's containers.
+        """
+        if signal.owner_uid != container.owner_uid:
+            return False
+        if signal.container_id is None or signal.container_id == container.id:
+            return True
+        return signal.kind == "containerd-shim" and container.pod is not None
 
 
 def scan(host: Host | None = None) -> Snapshot:
@@ -283,7 +386,7 @@ def scan(host: Host | None = None) -> Snapshot:
     started = time.time()
     proc_dir = host.proc
     problems: list[str] = []
-    processes = read_processes(proc_dir, problems)
+    processes = read_processes(proc_dir, host, problems)
     accounts = HostAccounts(
         host
     )  # user names from the host's /etc/passwd (honours --host-root), read on first use
@@ -312,6 +415,7 @@ def scan(host: Host | None = None) -> Snapshot:
     )
     snapshot.warnings.extend(_visibility_warnings(host, processes))
     snapshot.warnings.extend(_summarise(problems))
+    snapshot.warnings.extend(meta.warnings)
     return snapshot
 
 
@@ -329,7 +433,8 @@ def _visibility_warnings(host: Host, processes: dict[int, Process]) -> list[str]
     message = (
         "not running as root: "
         f"namespaces of {hidden_ns} processes, container names from the runtimes' root-only files, "
-        "environments and root filesystems cannot be read; showing what cgroup paths and shims tell. "
+        "environments and root filesystems cannot be read, and runtime shims cannot be proven by their "
+        "executables; showing what cgroup paths tell. "
         "Run with sudo for the full picture."
     )
     return [message]

@@ -125,3 +125,42 @@ def test_capability_table_without_any_capability(testbed, image, known):
         if line.startswith('ctrlens_exporter_errors_total{stage="posture"}')
     ]
     assert errors and float(errors[0].split()[-1]) > 0
+
+
+def test_image_lists_real_cri_pods_as_the_host_does(testbed, image):
+    """The DaemonSet against real pods: a containerd-CRI pod and a hostNetwork cri-dockerd-style pod are listed
+    by the image exactly as `ctrlens pods` lists them on the host (identity, containers, processes, flags)."""
+    import shutil
+    import subprocess
+
+    if "cri" not in testbed.state.get("containerd", {}):
+        pytest.skip("this testbed was started before it enabled containerd's CRI plugin: restart it")
+    made = [
+        testbed.run_cri_pod(unique_name("fleet-pod"), "fleet", "burstable"),
+        testbed.run_dockershim_pod(unique_name("fleet-dpod"), "fleet", "besteffort", host_network=True),
+    ]
+    try:
+        host = subprocess.run(
+            [shutil.which("ctrlens") or "ctrlens", "pods", "-n", "fleet", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        in_image = run_image(testbed, image, "--host-root", "/host", "pods", "-n", "fleet", "-o", "json")
+        keys = ("namespace", "name", "uid", "qos", "sandbox_id", "host_network", "host_pid", "pids")
+
+        def view(text: str) -> dict:
+            return {
+                r["uid"]: {k: r[k] for k in keys} | {"ids": {c["id"] for c in r["containers"]}}
+                for r in json.loads(text)
+            }
+
+        got, want = view(in_image), view(host.stdout)
+        assert {pod.uid for pod in made} <= set(want)
+        for pod in made:
+            assert got[pod.uid] == want[pod.uid]
+            assert (got[pod.uid]["name"], got[pod.uid]["host_network"]) == (pod.name, pod.host_network)
+    finally:
+        for pod in made:
+            testbed.remove_pod(pod)

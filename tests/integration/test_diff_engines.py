@@ -202,3 +202,61 @@ def test_unknown_ref_is_one_line_and_exit_3():
     done = ctrlens("diff", "frn-no-such-container-anywhere")
     assert done.returncode == 3
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# An image with a deep tree (committed from a container: no pulls), then changes deep in it: podman marks every
+# ancestor of an A or D as C (not only the parent), docker every directory above any change.
+DEEP_IMAGE_TREE = """
+set -e
+mkdir -p /deep/a/b/c/d/e /deep/x/y/z/old-dir /deep/w/v/u
+echo k > /deep/a/b/c/keep && echo g > /deep/a/b/c/gone && echo f > /deep/a/b/c/d/e/f1
+echo o > /deep/x/y/z/old-dir/f && echo u > /deep/w/v/u/file
+"""
+DEEP_CHANGES = """
+set -e
+touch /usr/bin/newfile
+rm /deep/a/b/c/gone
+rm -rf /deep/x/y/z/old-dir && mkdir /deep/x/y/z/old-dir && echo n > /deep/x/y/z/old-dir/new
+rm -rf /deep/a/b/c/d && echo now-a-file > /deep/a/b/c/d
+mkdir -p /deep/a/n1/n2/n3 && echo > /deep/a/n1/n2/n3/added
+rm -rf /deep/w/v
+"""
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_engine_diff_equals_ctrlens_on_deep_adds_deletes_and_replaced_directories(testbed, engine):
+    cli = testbed.docker if engine == "docker" else testbed.podman
+    run = testbed.run_docker if engine == "docker" else testbed.run_podman
+    image = f"localhost/ctrlens-deep:{unique_name('img')}"
+    base = run(unique_name("frn-deepbase"))
+    try:
+        cli("exec", base.id, "sh", "-c", DEEP_IMAGE_TREE)
+        cli("commit", base.id, image)
+    finally:
+        testbed.remove(base)
+    started = run(unique_name("frn-deep"), image=image)
+    try:
+        cli("exec", started.id, "sh", "-c", DEEP_CHANGES)
+        theirs = engine_diff(cli("diff", started.id).stdout)
+        record = ctrlens_diff_json(started.name)
+        assert record["style"] == engine
+        assert changes(record) == theirs
+        # the shapes are there (so the equality is not vacuous), and the ancestor rule shows for podman
+        assert {
+            ("A", "/usr/bin/newfile"),
+            ("C", "/usr/bin"),
+            ("C", "/usr"),
+            ("D", "/deep/a/b/c/gone"),
+            ("A", "/deep/a/n1/n2/n3/added"),
+            ("C", "/deep/a/b"),
+            ("C", "/deep/a"),
+            ("C", "/deep"),
+        } <= theirs
+        assert ("D", "/deep/w/v") in theirs
+        if engine == "podman":
+            assert ("D", "/deep/x/y/z/old-dir") in theirs and ("C", "/deep/x/y") in theirs
+        else:
+            assert ("C", "/deep/x/y/z/old-dir") in theirs and ("D", "/deep/x/y/z/old-dir/f") in theirs
+    finally:
+        testbed.remove(started)
+        cli("rmi", "-f", image, check=False)

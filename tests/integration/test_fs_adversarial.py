@@ -433,10 +433,12 @@ def test_full_host_disk_leaves_nothing_half_written(testbed, hostile) -> None:
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=False).returncode:
         pytest.skip("tmpfs mount failed")
     try:
+        # Refused up front by the free-space rule (docs/fs.md), one line, nothing left
         r = ctrlens("fs", "cp", f"{hostile.name}:/big", str(small))
-        assert r.returncode == 4 and b"no space left on device" in r.stderr and b"nothing written" in r.stderr
+        assert r.returncode == 4 and b"refusing to copy /big: 2.9 MiB of data" in r.stderr
+        assert b"nothing written" in r.stderr and len(r.stderr.splitlines()) == 1
         r = ctrlens("fs", "cp", "-r", f"{hostile.name}:/bigdir", str(small))
-        assert r.returncode == 4 and b"no space left on device" in r.stderr
+        assert r.returncode == 4 and b"refusing to copy /bigdir/" in r.stderr
         assert os.listdir(small) == []
     finally:
         subprocess.run(["umount", str(small)], check=False)

@@ -220,8 +220,13 @@ def test_down_after_a_crash_leaves_nothing_behind() -> None:
         assert _cli(state_dir, "status").returncode == 0
         tb = Testbed.load(state_dir)
         started = _start_one_of_each(tb)
-        pids = [s.pid for s in started]
+        pods = [tb.run_cri_pod("crash-pod", "ns"), tb.run_dockershim_pod("crash-dpod", "ns")]
+        pids = [s.pid for s in started] + [
+            p for pod in pods for p in (pod.sandbox_pid, *(c.pid for c in pod.containers))
+        ]
         cgroups = [cgroup(p) for p in pids]
+        bridge = tb.state["containerd"]["cri"]["bridge"]
+        assert pods[0].netns and os.path.exists(pods[0].netns) and Path(f"/sys/class/net/{bridge}").exists()
         engines = [tb.state["docker"]["pid"], tb.state["containerd"]["pid"]]
         shims = [
             p
@@ -235,6 +240,8 @@ def test_down_after_a_crash_leaves_nothing_behind() -> None:
         res = _cli(state_dir, "down")
         assert res.returncode == 0, res.stderr
         _assert_nothing_left(state_dir, pids, cgroups)
+        # what StopPodSandbox would have removed: the pod's pinned netns, and the testbed's CNI bridge
+        assert not os.path.exists(pods[0].netns) and not Path(f"/sys/class/net/{bridge}").exists()
         assert _cli(state_dir, "status").returncode == 1
     finally:
         if state_dir.exists():

@@ -21,6 +21,7 @@ def snapshot(*procs: Process) -> Snapshot:
 
 
 DOCKERD = proc(100, "dockerd", ["dockerd", "--data-root", "/var/lib/docker"])
+DOCKERD.runtime_exe = "/usr/sbin/dockerd"  # the scan proves a daemon by its executable, not its name
 
 
 def docker(name: str, retries: int | None = None, count: int | None = 0) -> Container:
@@ -41,6 +42,12 @@ def test_docker_always_and_unless_stopped_restart_after_a_host_kill():
         assert f.sources == [f"/var/lib/docker/containers/{ID}/hostconfig.json"]
     f = rs.forecast_restart(docker("unless-stopped"), snapshot(DOCKERD), 137)
     assert "not a `docker stop`" in f.reason
+
+
+def test_a_process_merely_named_dockerd_is_not_the_daemon_that_restarts():
+    impostor = proc(100, "dockerd", ["dockerd", "--data-root", "/home/u/fake"])  # runtime_exe unproven
+    f = rs.forecast_restart(docker("always"), snapshot(impostor), 137)
+    assert f.verdict == rs.NO and "dockerd is not running" in f.reason
 
 
 def test_docker_no_policy_does_not_restart():

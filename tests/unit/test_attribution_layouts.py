@@ -79,7 +79,12 @@ def test_docker_non_default_data_root_found_from_dockerd_command_line(tree):
     c = cid("dataroot")
     tree.add(
         FakeProcess(
-            50, 1, "dockerd", ["dockerd", "--data-root", "/srv/docker", "-H", "unix:///x.sock"], v1("/")
+            50,
+            1,
+            "dockerd",
+            ["dockerd", "--data-root", "/srv/docker", "-H", "unix:///x.sock"],
+            v1("/"),
+            exe="/usr/sbin/dockerd",
         )
     )
     tree.container(
@@ -315,7 +320,9 @@ def test_podman_cgroupfs_libpod_parent(tree):
 
 
 def test_lxc_payload_and_monitor_with_config(tree):
-    mon = FakeProcess(1400, 1, "lxc-start", ["[lxc monitor] /srv/lxc web"], v1("/lxc.monitor.web"))
+    mon = FakeProcess(
+        1400, 1, "lxc-start", ["[lxc monitor] /srv/lxc web"], v1("/lxc.monitor.web"), exe="/usr/bin/lxc-start"
+    )
     tree.container(
         shim=mon, pid=1401, comm="init", argv=["/sbin/init"], cgroup=v1("/lxc.payload.web"), workers=1
     )
@@ -342,6 +349,7 @@ def test_nspawn_payload_and_supervisor(tree):
         "systemd-nspawn",
         ["systemd-nspawn", "-M", "deb", "-D", "/var/lib/machines/deb", "-b"],
         v2("/machine.slice/machine-deb.scope/supervisor"),
+        exe="/usr/bin/systemd-nspawn",
     )
     tree.container(
         shim=sup,
@@ -454,7 +462,12 @@ def test_vanished_process_files_are_skipped_not_errors(tree):
 
 def test_lxd_container_config_under_lxd_path(tree):
     mon = FakeProcess(
-        2300, 1, "lxd", ["[lxc monitor] /var/snap/lxd/common/lxd/containers c1"], v1("/lxc.monitor.c1")
+        2300,
+        1,
+        "lxd",
+        ["[lxc monitor] /var/snap/lxd/common/lxd/containers c1"],
+        v1("/lxc.monitor.c1"),
+        exe="/snap/lxd/current/bin/lxd",
     )
     tree.container(shim=mon, pid=2301, comm="systemd", argv=["/sbin/init"], cgroup=v2("/lxc.payload.c1"))
     tree.file(

@@ -14,11 +14,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from ctrlens import sarif
+from ctrlens.cli import finish
 from ctrlens.commands import env as env_cmd
 from ctrlens.commands import secrets as secrets_cmd
 from ctrlens.host import Host
 from ctrlens.model import Container, Process, Snapshot
-from ctrlens.output import sarif
 from ctrlens.procfs import ProcHandle
 from ctrlens.refs import Target
 from ctrlens.secrets import collect, fingerprint, read_process
@@ -101,7 +102,7 @@ class FakeContext:
 def run(module, ctx: FakeContext, argv: list[str]) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
-    code = module.run(parser.parse_args(argv), ctx)
+    code = finish(module, parser.parse_args(argv), ctx)  # the CLI's own path: run, then render
     return code, ctx.out.getvalue() + ctx.err.getvalue()
 
 

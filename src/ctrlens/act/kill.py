@@ -22,13 +22,14 @@ from ..host import Host
 from ..model import ROLE_KERNEL, Container, Process, Snapshot
 from ..procfs import ProcHandle, parse_stat
 from ..refs import Target, resolve_ref
-from ..text import cut, safe_text
+from ..text import cut, safe_text, shorten
 from . import signals as sg
 from .disposition import disposition
 from .follows import ENDS, SURVIVES, UP_TO_PROGRAM, work_out
 from .restart import MAYBE, NO, YES, RestartForecast
 
 MAX_LISTED = 12  # processes listed one per line with --all
+BRIEF_COMMAND = 200  # characters of a command line shown in the plan (the JSON has it whole)
 
 
 class Refused(CtrlensError):
@@ -108,11 +109,13 @@ class KillPlan:
         first = self.targets[0]
         if self.scope == "process":
             where = f" in container {what}" if what else " (a host process, in no container)"
-            out.append(f"{self.signal_name} to process {first.pid} ({first.command}){where}")
+            out.append(f"{self.signal_name} to process {first.pid} ({_brief(first.command)}){where}")
         elif self.scope == "all":
             out.append(f"{self.signal_name} to all {len(self.targets)} processes of container {what}")
         else:
-            out.append(f"{self.signal_name} to container {what}: its init, pid {first.pid} ({first.command})")
+            out.append(
+                f"{self.signal_name} to container {what}: its init, pid {first.pid} ({_brief(first.command)})"
+            )
         shown = self.targets if self.scope == "all" else []
         for t in shown[:MAX_LISTED]:
             role = "init" if t.container_init else ""
@@ -147,6 +150,11 @@ class KillPlan:
             "notes": list(self.notes),
             "skipped": list(self.skipped),
         }
+
+
+def _brief(command: str) -> str:
+    """A command line in the plan: a 100 kB one would push the question off the screen."""
+    return shorten(command, BRIEF_COMMAND)
 
 
 def _describe_container(c: Container) -> str:

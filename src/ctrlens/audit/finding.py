@@ -74,13 +74,18 @@ class Fix:
     lxc: str | None = None  # a container config key
 
     def for_runtime(self, runtime: str, in_pod: bool) -> str | None:
-        if in_pod or runtime in ("cri-o", "kubernetes"):
+        """The fix in the terms the runtime's plugin names (runtimes/plugin.py FixDialect)."""
+        from ..runtimes import FixDialect, runtime_plugin
+
+        plugin = runtime_plugin(runtime)
+        dialect = FixDialect.KUBERNETES if in_pod else (plugin.fix_dialect if plugin else FixDialect.NONE)
+        if dialect == FixDialect.KUBERNETES:
             return self.kubernetes or self.docker
-        if runtime == "podman":
+        if dialect == FixDialect.PODMAN:
             return self.podman or self.docker
-        if runtime == "lxc":
+        if dialect == FixDialect.LXC:
             return self.lxc
-        return self.docker  # docker, and containerd outside Kubernetes (nerdctl takes docker's flags)
+        return self.docker  # docker, containerd outside Kubernetes (nerdctl takes docker's flags), the rest
 
     def to_dict(self) -> dict[str, str | None]:
         return {"docker": self.docker, "podman": self.podman, "kubernetes": self.kubernetes, "lxc": self.lxc}

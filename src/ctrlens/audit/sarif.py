@@ -1,11 +1,11 @@
-"""Audit results as SARIF 2.1.0, through the shared writer (`ctrlens.output.sarif`)."""
+"""Audit results as SARIF 2.1.0, through the one builder (`ctrlens.sarif`)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from ..output.sarif import SarifResult, SarifRule, container_location, sarif_log
+from ..sarif import SarifResult, SarifRule, container_location, sarif_log
 from .cis import CIS_VERSION
 from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, RULES, Rule
 from .run import ContainerAudit

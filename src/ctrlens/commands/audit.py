@@ -7,7 +7,8 @@ import fnmatch
 from typing import Any
 
 from ..errors import EXIT_FINDINGS, NotFound, UsageError
-from ..output import FORMATS, add_output_option, terminal_width, write_json, write_ndjson
+from ..output import WITH_SARIF, Result, add_output_option, terminal_width
+from ._base import Context
 
 NAME = "audit"
 ORDER = 40
@@ -84,10 +85,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--explain", metavar="ID", help="print what a rule checks, why and how to fix it; no scan"
     )
     parser.add_argument("--rules", action="store_true", help="list every rule ID; no scan")
-    add_output_option(parser, (*FORMATS, "sarif"))
+    add_output_option(parser, WITH_SARIF)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result | int:
     from ..audit import RULES, audit_snapshot
     from ..audit.render import explain
 
@@ -96,10 +97,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             ctx.out.write(f"{rule.id:<32} {rule.layer:<8} {rule.cis or '-':<5} {rule.name}\n")
         return 0
     if args.explain:
-        rule = RULES.get(args.explain.strip().upper())
-        if rule is None:
+        explained = RULES.get(args.explain.strip().upper())
+        if explained is None:
             raise UsageError(f"no audit rule {args.explain!r} (`ctrlens audit --rules` lists them)")
-        ctx.out.write(explain(rule) + "\n")
+        ctx.out.write(explain(explained) + "\n")
         return 0
     from ..refs import require_containers
 
@@ -114,43 +115,44 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if args.refs and gone:
         raise NotFound(f"container {gone[0].container.display_name} exited during the audit")
     audits = [a for a in audits if not a.gone] if not args.refs else audits
-    _emit(args, ctx, audits)
     from ..blind import require_sight
 
     blind = sum(1 for a in audits if a.denied)
     warning = require_sight(len(audits), blind, "containers' facts", gate=args.fail_on is not None)
     if warning:
         ctx.error(warning)
-    return _exit_code(audits, args.fail_on)
+    floor = args.severity
+
+    def sarif() -> dict[str, Any]:
+        from ..audit.sarif import to_sarif
+
+        return to_sarif(audits, floor)
+
+    return Result(
+        document=lambda: [a.to_dict(floor) for a in audits],
+        table=lambda: _table(args, ctx, audits),
+        sarif=sarif,
+        exit_code=_exit_code(audits, args.fail_on),
+    )
 
 
-def _emit(args: argparse.Namespace, ctx: Any, audits: list[Any]) -> None:
+def _table(args: argparse.Namespace, ctx: Context, audits: list[Any]) -> str:
     from ..audit import render
 
     floor = args.severity
-    if args.output == "json":
-        write_json([a.to_dict(floor) for a in audits], ctx.out)
-    elif args.output == "ndjson":
-        write_ndjson([a.to_dict(floor) for a in audits], ctx.out)
-    elif args.output == "sarif":
-        from ..audit.sarif import to_sarif
-        from ..output.sarif import write_sarif
-
-        write_sarif(to_sarif(audits, floor), ctx.out)
-    else:
-        width = terminal_width(ctx.out)
-        if not audits:
-            ctx.err.write("ctrlens: no running containers to audit\n")
-            return
-        lines: list[str] = []
-        if not args.refs:
-            lines += [render.matrix(audits, width), render.LEGEND, ""]
-        full = args.full or bool(args.refs)
-        if not args.summary:
-            for audit in audits:
-                lines += [*render.findings(audit, floor, width, full=full), ""]
-        lines.append(render.totals(audits, floor, full=full or args.summary))
-        ctx.out.write("\n".join(line for line in lines if line is not None) + "\n")
+    width = terminal_width(ctx.out)
+    if not audits:
+        ctx.error("no running containers to audit")
+        return ""
+    lines: list[str] = []
+    if not args.refs:
+        lines += [render.matrix(audits, width), render.LEGEND, ""]
+    full = args.full or bool(args.refs)
+    if not args.summary:
+        for audit in audits:
+            lines += [*render.findings(audit, floor, width, full=full), ""]
+    lines.append(render.totals(audits, floor, full=full or args.summary))
+    return "\n".join(line for line in lines if line is not None)
 
 
 def _exit_code(audits: list[Any], fail_on: str | None) -> int:

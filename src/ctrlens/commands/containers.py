@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from ..model import Container, Snapshot
-from ..output import Column, add_output_option, emit
+from ..output import Column, Result, add_output_option, render_table
+from ._base import Context
+from .pods import add_pod_filters, in_pods
 
 NAME = "containers"
 ORDER = 5
@@ -21,6 +22,7 @@ Names, images and pods come from the runtimes' own files on the host, not from t
 examples:
   ctrlens containers
   ctrlens containers --runtime podman -o json
+  ctrlens containers --namespace kube-system --no-sandbox
 """
 
 
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show secrets in command lines and labels instead of redacting them",
     )
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
@@ -80,25 +83,24 @@ COLUMNS = [
 ]
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..secrets.redact import Redactor
 
     snapshot = ctx.scan()
     Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
-    containers = container_rows(snapshot, args.runtime, args.no_sandbox)
-    records = [c.to_dict() for c in containers]
-    by_id = {c.id: c for c in containers}
-    if args.output != "table":
-        emit(args.output, records)
-        return 0
-    for rec in records:
-        rec["age"] = age(rec["started"])
-        rec["pod_ref"] = by_id[rec["id"]].pod.ref if by_id[rec["id"]].pod else None
-    columns = COLUMNS if any(r["pod_ref"] for r in records) else [c for c in COLUMNS if c.header != "POD"]
-    emit("table", records, columns)
-    if not records:
-        ctx.err.write(
-            "no running containers found"
-            + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n")
-        )
-    return 0
+    containers = [c for c in container_rows(snapshot, args.runtime, args.no_sandbox) if in_pods(c, args)]
+
+    def table() -> str:
+        if not containers:  # said beside the table only: an empty JSON list needs no words
+            ctx.err.write(
+                "no running containers found"
+                + (" (not root: some may be hidden)\n" if snapshot.warnings else "\n")
+            )
+        records = [c.to_dict() for c in containers]
+        for rec, c in zip(records, containers, strict=True):
+            rec["age"] = age(rec["started"])
+            rec["pod_ref"] = c.pod.ref if c.pod else None
+        columns = COLUMNS if any(r["pod_ref"] for r in records) else [c for c in COLUMNS if c.header != "POD"]
+        return render_table(records, columns)
+
+    return Result(document=lambda: [c.to_dict() for c in containers], table=table)

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import EXIT_FINDINGS
-from ..output import Column, add_output_option, render_table, safe_text, write_ndjson
-from ..output.jsonrecords import dumps_with_records
+from ..output import Column, Result, add_output_option, render_table
+from ..text import safe_text
+from ._base import Context
 
 NAME = "diff"
 ORDER = 50
@@ -51,8 +52,10 @@ EPILOG = """\
 JSON (-o json): {container, method ("overlay" or "mtime-ctime"), style, upperdir, lowerdirs, since, hashed,
 summary {added, changed, deleted, modified, new_executables, shadowing_image}, limitations, warnings,
 changes: [{kind, path, type, flags, info {type, size, mode, uid, gid, mtime, ctime}, image {…} (what the image
-had there), link_target, sha256}]}. uid/gid are as stored on the host. -o ndjson: one change a line, with
-"container" (the id). Paths that are not UTF-8 show their bytes as \\xNN.
+had there), link_target, sha256, sha256_bytes}]}. uid/gid are as stored on the host. --hash reads at most
+256 MiB of a file (sha256_bytes says how much; limitations lists the files hashed in part). -o ndjson: one
+change a line, with "container" (the id). Paths that are not UTF-8 show their bytes as \\xNN, and the exact
+bytes come as path_hex / link_target_hex (docs/json.md).
 Exit: 0, or 1 with --fail-on when a matching change exists; 3 unknown REF or stopped container.
 """
 
@@ -90,14 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_option(parser)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..diff import NEW_EXECUTABLE, diff_container
     from ..output.progress import Progress
     from ..refs import require_container
 
     snapshot = ctx.scan()
     container = require_container(args.ref, ctx.resolve)
-    progress = Progress(f"ctrlens diff {container.display_name}", ctx.err)
+    progress = Progress(f"ctrlens diff {container.display_name}", ctx.err)  # Progress escapes the name
     try:
         result = diff_container(
             snapshot,
@@ -119,13 +122,13 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if len(result.warnings) > 20:
         ctx.error(f"warning: … and {len(result.warnings) - 20} more (-o json lists them all)")
 
-    if args.output == "json":
-        ctx.out.write(dumps_with_records(result.to_dict(changes=changes)))
-    elif args.output == "ndjson":
-        write_ndjson(({"container": result.container_id, **c.to_dict()} for c in changes), ctx.out)
-    else:
-        _table(ctx, container, result, changes, args.long)
-    return _exit_code(args.fail_on, changes, NEW_EXECUTABLE)
+    return Result(
+        document=lambda: result.to_dict(changes=changes),
+        records_one_a_line=True,
+        records=({"container": result.container_id, **c.to_dict()} for c in changes),
+        table=lambda: _table(ctx, container, result, changes, args.long),
+        exit_code=_exit_code(args.fail_on, changes, NEW_EXECUTABLE),
+    )
 
 
 def _exit_code(fail_on: str | None, changes: list[Any], new_executable: str) -> int:
@@ -138,11 +141,10 @@ def _exit_code(fail_on: str | None, changes: list[Any], new_executable: str) -> 
     return 0
 
 
-def _table(ctx: Any, container: Any, result: Any, changes: list[Any], long: bool) -> None:
+def _table(ctx: Context, container: Any, result: Any, changes: list[Any], long: bool) -> str:
+    """The changes as a table on stdout; the summary and notes on stderr, beside it."""
     owner = _owner_namer(ctx, container.init_pid)
     rows = [_row(c, owner) for c in changes]
-    if rows:
-        ctx.out.write(render_table(rows, LONG_COLUMNS if long else COLUMNS) + "\n")
     s = result.summary()
     counts = (
         f"{s['modified']} modified or added"
@@ -154,16 +156,20 @@ def _table(ctx: Any, container: Any, result: Any, changes: list[Any], long: bool
         if result.upperdir
         else f"files touched since {result.since} (heuristic, no image layer)"
     )
-    ctx.error(f"{container.display_name}: {counts}; {s['new_executables']} new executable(s); {where}")
+    ctx.error(
+        f"{safe_text(container.display_name)}: {counts}; {s['new_executables']} new executable(s); "
+        f"{safe_text(where)}"
+    )
     for limit in result.limitations:
         ctx.error(f"note: {safe_text(limit)}")
+    return render_table(rows, LONG_COLUMNS if long else COLUMNS) if rows else ""
 
 
 def _row(change: Any, owner: Any) -> dict[str, Any]:
     info = change.info or change.image
-    path = change.path.decode("utf-8", "backslashreplace")
+    path = change.path.decode("utf-8", "surrogateescape")  # the table shows a byte as \\xNN (safe_text)
     if change.link_target is not None:
-        path += " -> " + change.link_target.decode("utf-8", "backslashreplace")
+        path += " -> " + change.link_target.decode("utf-8", "surrogateescape")
     return {
         "kind": change.kind,
         "type": _TYPE_LETTER.get(change.type, "?"),
@@ -192,11 +198,13 @@ def _short_time(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _owner_namer(ctx: Any, pid: int | None) -> Any:
+def _owner_namer(ctx: Context, pid: int | None) -> Any:
     """Owners as the container sees them: host ids mapped through its user namespace, names from ITS passwd."""
     from ..rootfs.root import ContainerRoot
 
     ids = accounts = None
+    if pid is None:
+        return lambda uid, gid: f"{uid}:{gid}"
     # Names are a courtesy: numbers are shown when the container cannot be read.
     with contextlib.suppress(Exception), ContainerRoot.from_pid(pid, proc=ctx.host.proc) as root:
         ids, accounts = root.ids, root.accounts()

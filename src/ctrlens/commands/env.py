@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import Column, add_output_option, emit
+from ..output import Column, Result, add_output_option, table_result
+from ._base import Context
 
 NAME = "env"
 ORDER = 30
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_option(parser)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..errors import ProcessGone
     from ..secrets import read_process
     from ..secrets.redact import Redactor
@@ -73,8 +74,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         rows += [_row(data.pid, data.comm, shown) for shown in redactor.environ(pairs)]
     if gone:
         ctx.error(f"{gone} process(es) exited while being read; not shown")
-    emit(args.output, rows, COLUMNS, stream=ctx.out, empty_message="(empty environment)")
-    return 0
+    return table_result(rows, COLUMNS, empty_text="(empty environment)")
 
 
 def _row(pid: int, comm: str, shown: Any) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._base import Context
+
 NAME = "exec"
 ORDER = 61
 HELP = "run a host tool (tcpdump, ss, strace, ls…) inside a container's namespaces"
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..act import enter
     from ..errors import UsageError
     from ..procfs import ProcHandle, parse_stat
@@ -103,8 +105,8 @@ def _split_options(args: argparse.Namespace) -> list[str]:
     return rest
 
 
-def _say_where(ctx: Any, target: Any, plan: Any) -> None:
-    from ..output import safe_text
+def _say_where(ctx: Context, target: Any, plan: Any) -> None:
+    from ..text import safe_text
 
     who = target.container.display_name if target.container else f"process {plan.pid}"
     inside = ",".join(plan.entering) or "no"

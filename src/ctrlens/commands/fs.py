@@ -11,10 +11,13 @@ import datetime as dt
 import os
 import stat
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import CtrlensError, NotFound, UsageError
-from ..output import Column, add_output_option, emit, render_table, safe_text, write_json, write_ndjson
+from ..output import Column, Result, add_output_option, render_table
+from ..text import safe_text
+from ._base import Context, terminal_line
 
 NAME = "fs"
 ORDER = 40
@@ -69,9 +72,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dst", metavar="DST")
     p.add_argument("-r", dest="recursive", action="store_true", help="copy directories")
     p.add_argument(
-        "-a", dest="archive", action="store_true", help="keep owners and times (modes are kept anyway)"
+        "-a",
+        dest="archive",
+        action="store_true",
+        help="keep owners (host ids as stored) and times; set-id bits still dropped (see --keep-setid)",
     )
     p.add_argument("-L", dest="follow", action="store_true", help="follow a symlink given as SRC")
+    p.add_argument(
+        "--keep-setid",
+        action="store_true",
+        help="with -a, keep setuid/setgid bits on files whose copy has the source's host owner (dropped otherwise)",
+    )
     _owner_option(p)
 
     p = sub.add_parser("edit", help="edit a file with $VISUAL/$EDITOR")
@@ -122,9 +133,13 @@ def _octal(text: str) -> int:
     return value
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+Handler = Callable[[argparse.Namespace, Context], Result | int | None]
+
+
+def run(args: argparse.Namespace, ctx: Context) -> Result | int:
     handler = _HANDLERS[args.fs_command]
-    return int(handler(args, ctx) or 0)
+    outcome = handler(args, ctx)
+    return outcome if isinstance(outcome, Result) else int(outcome or 0)
 
 
 # --- reaching the container ---------------------------------------------------------------------------------
@@ -134,10 +149,10 @@ def _label(target: Any) -> str:
     container = target.container
     if container is None:
         return f"process {target.pid}"
-    return f"{container.display_name} ({container.runtime} {container.short_id})"
+    return f"{safe_text(container.display_name)} ({container.runtime} {safe_text(container.short_id)})"
 
 
-def open_root(ctx: Any, ref: str) -> Any:  # -> ContainerRoot
+def open_root(ctx: Context, ref: str) -> Any:  # -> ContainerRoot
     from ..rootfs import ContainerRoot
 
     target = ctx.resolve(ref)
@@ -169,11 +184,11 @@ def _owner(root: Any, text: str | None) -> Any:  # -> Owner | None
     return Owner(uid, gid)
 
 
-def _say(ctx: Any, text: str) -> None:
-    print(text, file=ctx.out)
+def _say(ctx: Context, text: str) -> None:
+    print(terminal_line(text), file=ctx.out)
 
 
-def _warn(ctx: Any, lines: list[str]) -> None:
+def _warn(ctx: Context, lines: list[str]) -> None:
     for line in lines:
         ctx.error(line)
 
@@ -182,7 +197,9 @@ def _warn(ctx: Any, lines: list[str]) -> None:
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace")
+    """A container name as text that keeps its bytes: the JSON boundary writes `\\xNN` and a `*_hex` sibling
+    (docs/json.md), a terminal shows `\\xNN` (`safe_text`)."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _time(seconds: float) -> str:
@@ -190,7 +207,7 @@ def _time(seconds: float) -> str:
 
 
 def entry_record(root: Any, entry: Any) -> dict[str, Any]:
-    """An entry as JSON (keys stable; `*_hex` only when a name is not UTF-8)."""
+    """An entry as JSON (keys stable; the output adds `path_hex`… only when a name is not UTF-8)."""
     st = entry.st
     uid, gid = root.owner_in_container(st)
     accounts = root.accounts()
@@ -216,18 +233,7 @@ def entry_record(root: Any, entry: Any) -> dict[str, Any]:
         "mount": _mount_record(entry),
         "not_entered": entry.pseudo_fs,
     }
-    for key, raw in (("path", entry.path), ("link_target", entry.link_target)):
-        if raw is not None and _not_utf8(raw):
-            record[f"{key}_hex"] = raw.hex()
     return record
-
-
-def _not_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return False
-    except UnicodeDecodeError:
-        return True
 
 
 def _mount_record(entry: Any) -> dict[str, Any] | None:
@@ -279,7 +285,7 @@ LONG_COLUMNS = [
 ]
 
 
-def _ls(args: argparse.Namespace, ctx: Any) -> int:
+def _ls(args: argparse.Namespace, ctx: Context) -> Result:
     from ..rootfs import walk
     from ..rootfs.walk import ENTER, ITEM
 
@@ -313,9 +319,10 @@ def _ls(args: argparse.Namespace, ctx: Any) -> int:
                         current[step.depth - 1].append(entry_record(root, step.entry))
             _warn(ctx, notes)
     records = [r for _, group in groups for r in group]
-    if args.output != "table":
-        emit(args.output, records, stream=ctx.out)
-        return 0
+    return Result(document=records, table=lambda: _ls_table(args, groups))
+
+
+def _ls_table(args: argparse.Namespace, groups: list[tuple[str, list[dict[str, Any]]]]) -> str:
     blocks = []
     for header, rows in groups:
         for r in rows:
@@ -328,21 +335,20 @@ def _ls(args: argparse.Namespace, ctx: Any) -> int:
         )
         title = f"{safe_text(header)}:\n" if args.recursive else ""
         blocks.append(title + body)
-    ctx.out.write("\n\n".join(b.rstrip("\n") for b in blocks if b).rstrip("\n") + "\n" if blocks else "")
-    return 0
+    return "\n\n".join(b.rstrip("\n") for b in blocks if b).rstrip("\n") if blocks else ""
 
 
 # --- cat, stat ----------------------------------------------------------------------------------------------
 
 
-def _binary_out(ctx: Any) -> Any:
+def _binary_out(ctx: Context) -> Any:
     out = getattr(ctx.out, "buffer", None)
     if out is None:
         raise UsageError("this command writes bytes: its output must be a file or a pipe")
     return out
 
 
-def _cat(args: argparse.Namespace, ctx: Any) -> int:
+def _cat(args: argparse.Namespace, ctx: Context) -> int:
     from ..rootfs.fdcopy import copy_fd
 
     out = _binary_out(ctx)
@@ -382,7 +388,7 @@ STAT_FIELDS = [
 ]
 
 
-def _stat(args: argparse.Namespace, ctx: Any) -> int:
+def _stat(args: argparse.Namespace, ctx: Context) -> Result:
     with open_root(ctx, args.ref) as root:
         with root.guard(args.path):
             entry = root.entry(args.path, follow=args.follow)
@@ -391,12 +397,10 @@ def _stat(args: argparse.Namespace, ctx: Any) -> int:
     record["atime"] = dt.datetime.fromtimestamp(st.st_atime, dt.UTC).isoformat()
     record["ctime"] = dt.datetime.fromtimestamp(st.st_ctime, dt.UTC).isoformat()
     record["container"] = root.label
-    if args.output == "json":
-        write_json(record, ctx.out)
-        return 0
-    if args.output == "ndjson":
-        write_ndjson([record], ctx.out)
-        return 0
+    return Result(document=record, table=lambda: _stat_table(dict(record)))
+
+
+def _stat_table(record: dict[str, Any]) -> str:
     record["owner"] = f"{record['uid']}:{record['gid']} ({record['user']}:{record['group']})"
     record["host_owner"] = f"{record['host_uid']}:{record['host_gid']}"
     record["mode"] = f"{record['mode']} ({record['mode_octal']})"
@@ -407,11 +411,12 @@ def _stat(args: argparse.Namespace, ctx: Any) -> int:
             "mount point: " + " ".join(str(x) for x in (m["fstype"], m["source"], m["root"]) if x)
             or "mount point"
         )
+    lines = []
     for label, key in STAT_FIELDS:
         value = record.get(key)
         if value not in (None, ""):
-            ctx.out.write(f"{label + ':':<13}{safe_text(str(value))}\n")
-    return 0
+            lines.append(f"{label + ':':<13}{safe_text(str(value))}")
+    return "\n".join(lines)
 
 
 # --- cp -----------------------------------------------------------------------------------------------------
@@ -425,7 +430,7 @@ def split_operand(text: str) -> tuple[str, str] | None:
     return ref, path or "/"
 
 
-def _cp(args: argparse.Namespace, ctx: Any) -> int:
+def _cp(args: argparse.Namespace, ctx: Context) -> int:
     from ..rootfs import copy_in, copy_out, read_tar, write_tar
 
     src, dst = split_operand(args.src), split_operand(args.dst)
@@ -437,13 +442,28 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
                 if ctx.out.isatty():
                     raise UsageError("refusing to write a tar stream to a terminal; pipe it or redirect it")
                 out = _binary_out(ctx)
-                report = write_tar(root, src[1], out, follow=args.follow)
+                report = write_tar(root, src[1], out, follow=args.follow, keep_setid=args.keep_setid)
                 out.flush()
                 _warn(ctx, report.warnings())
-                return 0
-            report = copy_out(
-                root, src[1], args.dst, recursive=args.recursive, archive=args.archive, follow=args.follow
-            )
+                if report.failed:
+                    ctx.error(f"left {report.failed} file(s) out of the tar stream (listed above)")
+                return 4 if report.failed else 0
+            from ..output.progress import Progress
+
+            progress = Progress(f"ctrlens fs cp {args.src}", ctx.err)
+            try:
+                report = copy_out(
+                    root,
+                    src[1],
+                    args.dst,
+                    recursive=args.recursive,
+                    archive=args.archive,
+                    follow=args.follow,
+                    keep_setid=args.keep_setid,
+                    progress=progress.update,
+                )
+            finally:
+                progress.done()
             report.target = f"{report.target} (host)"
     else:
         if dst is None:
@@ -466,14 +486,15 @@ def _cp(args: argparse.Namespace, ctx: Any) -> int:
     _say(ctx, report.summary())
     if report.refused:
         ctx.error(f"refused {report.refused} archive member(s) that would have escaped or were device nodes")
-        return 4
-    return 0
+    if report.failed:
+        ctx.error(f"could not write {report.failed} archive member(s) (listed above); the rest was extracted")
+    return 4 if report.refused or report.failed else 0
 
 
 # --- edit ---------------------------------------------------------------------------------------------------
 
 
-def _edit(args: argparse.Namespace, ctx: Any) -> int:
+def _edit(args: argparse.Namespace, ctx: Context) -> int:
     import shlex
     import subprocess
 
@@ -510,7 +531,7 @@ def _edit(args: argparse.Namespace, ctx: Any) -> int:
 # --- touch, mkdir, rm ---------------------------------------------------------------------------------------
 
 
-def _touch(args: argparse.Namespace, ctx: Any) -> int:
+def _touch(args: argparse.Namespace, ctx: Context) -> int:
     from ..rootfs import touch
 
     with open_root(ctx, args.ref) as root:
@@ -520,7 +541,7 @@ def _touch(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _mkdir(args: argparse.Namespace, ctx: Any) -> int:
+def _mkdir(args: argparse.Namespace, ctx: Context) -> int:
     from ..rootfs import make_dirs
 
     with open_root(ctx, args.ref) as root:
@@ -535,7 +556,7 @@ def _mkdir(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _confirm(ctx: Any, question: str) -> bool:
+def _confirm(ctx: Context, question: str) -> bool:
     if not sys.stdin.isatty():
         raise UsageError("fs rm -r: not on a terminal, so it cannot ask; pass --yes to remove the tree")
     try:
@@ -545,7 +566,7 @@ def _confirm(ctx: Any, question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _rm(args: argparse.Namespace, ctx: Any) -> int:
+def _rm(args: argparse.Namespace, ctx: Context) -> int:
     from ..rootfs import remove, show
 
     with open_root(ctx, args.ref) as root:
@@ -561,7 +582,7 @@ def _rm(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Handler] = {
     "ls": _ls,
     "cat": _cat,
     "stat": _stat,

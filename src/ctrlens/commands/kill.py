@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..output import add_output_option, safe_text, write_json, write_ndjson
+from ..output import Result, add_output_option
+from ..text import safe_text
+from ._base import Context
+
+MAX_WAIT = 3600.0  # seconds: --wait beyond an hour is a typo, not a plan
 
 NAME = "kill"
 ORDER = 60
@@ -31,6 +36,8 @@ examples:
   ctrlens kill -s KILL web --yes    end web now; reports its new PID if Docker restarts it
   ctrlens kill --all -s TERM web    every process of web
   ctrlens kill 4242 -s HUP          one process (the container keeps running)
+  ctrlens kill pod/shop/web --all   every process of every container of a Kubernetes pod (its kubelet
+                                    recreates them); without --all a pod is refused
   ctrlens kill web -s KILL --dry-run -o json   the plan only, as JSON
 """
 EPILOG = """\
@@ -40,7 +47,9 @@ before the signal), 4 refused (no confirmation, kernel thread, host init), 5 per
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ref", metavar="REF", help="container ID, unique prefix or name, or a host PID")
+    parser.add_argument(
+        "ref", metavar="REF", help="container ID, unique prefix or name, a host PID, or pod/[NAMESPACE/]NAME"
+    )
     parser.add_argument(
         "-s",
         "--signal",
@@ -56,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-w",
         "--wait",
-        type=float,
+        type=_wait_seconds,
         default=5.0,
         metavar="SECONDS",
         help="how long to watch for exit and restart afterwards (default 5; 0: do not wait)",
@@ -64,35 +73,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_option(parser)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def _wait_seconds(text: str) -> float:
+    """--wait: a finite number of seconds, 0 to MAX_WAIT (`nan`, `inf`, `1e308` are refused: exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 to {MAX_WAIT:g} seconds")
+    return value
+
+
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..act import Refused, execute, parse_signal, plan_kill
 
     sig = parse_signal(args.signal)  # bad input fails before any scan
+    if not args.ref.strip():
+        raise UsageError("REF is empty: give a container ID, name or PID")
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
     from ..secrets.redact import Redactor
 
     snapshot = ctx.scan()
     Redactor.for_host(ctx.host).mask_snapshot(snapshot)  # the plan shows command lines: no secrets in them
+    pod = _pod_ref(snapshot, args.ref)
+    if pod is not None:  # pod/NAME: refused unless --all, then every container of the pod
+        from .pods import kill_pod
+
+        return kill_pod(args, ctx, snapshot, *pod)
+    text = ctx.person_reads_stdout  # the plan is the table; with JSON it goes to stderr
     with plan_kill(snapshot, args.ref, sig, all=args.all, host=ctx.host) as plan:
-        text = args.output == "table"
         plan_stream = ctx.out if text else ctx.err
         if text or not args.yes:
             plan_stream.write("\n".join(plan.lines()) + "\n")
+            plan_stream.flush()
         if args.dry_run:
-            _emit(args, ctx, plan, None)
-            return 0
+            return _result(plan, None, None)
         if not args.yes and not _confirm(f"Send {plan.signal_name}?", ctx):
             raise Refused("nothing sent")
         outcome = execute(plan, wait=args.wait)
-        if text:
-            ctx.out.write(f"result: {safe_text(outcome.message)}\n")
-        else:
-            _emit(args, ctx, plan, outcome)
-        return 0 if outcome.state != "not-sent" else 3
+        return _result(
+            plan, outcome, f"result: {safe_text(outcome.message)}", 0 if outcome.state != "not-sent" else 3
+        )
 
 
-def _confirm(question: str, ctx: Any) -> bool:
+def _result(plan: Any, outcome: Any, line: str | None, exit_code: int = 0) -> Result:
+    record = {"plan": plan.to_dict(), "outcome": outcome.to_dict() if outcome else None}
+    return Result(document=record, table=lambda: line or "", exit_code=exit_code)
+
+
+def _pod_ref(snapshot: Any, ref: str) -> Any:
+    """A `pod/…` REF that names no container (a pod called "pod" keeps its `pod/container` REFs)."""
+    from ..errors import NotFound
+    from ..refs import resolve_ref
+    from .pods import pod_ref
+
+    if not ref.startswith("pod/"):
+        return None
+    try:
+        resolve_ref(snapshot, ref)
+        return None
+    except NotFound:
+        return pod_ref(snapshot, ref)
+
+
+def _confirm(question: str, ctx: Context) -> bool:
     from ..act import Refused
 
     if not (sys.stdin.isatty() and ctx.err.isatty()):
@@ -104,13 +149,3 @@ def _confirm(question: str, ctx: Any) -> bool:
     ctx.err.flush()
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
-
-
-def _emit(args: argparse.Namespace, ctx: Any, plan: Any, outcome: Any) -> None:
-    if args.output == "table":
-        return
-    record = {"plan": plan.to_dict(), "outcome": outcome.to_dict() if outcome else None}
-    if args.output == "json":
-        write_json(record, ctx.out)
-    else:
-        write_ndjson([record], ctx.out)

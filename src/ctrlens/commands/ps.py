@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..model import ROLE_RUNTIME, ROLE_SHIM, Process, Snapshot
-from ..output import Column, add_output_option, cut, emit, safe_text, terminal_width
+from ..model import ROLE_RUNTIME, ROLE_SHIM, Container, Process, Snapshot
+from ..output import Column, Result, add_output_option, cut, render_table, safe_text, terminal_width
+from ._base import Context
+from .pods import add_pod_filters, in_pods
 
 NAME = "ps"
 ORDER = 10
@@ -14,11 +16,13 @@ HELP = "list processes with their container, runtime and pod"
 DESCRIPTION = """\
 Every process on the host, with the container (name, else short ID), runtime and pod it belongs to.
 Runtime shims (containerd-shim-runc-v2, conmon, [lxc monitor]) are marked as such.
+Like ps -C, exit 1 when -C matches no process (in every output format).
 
 examples:
   ctrlens ps -C nginx           which nginx is in a container, which is on the host
   ctrlens ps --forest           the process tree with shims and containers, like ps -ef --forest
   ctrlens ps --container web    the processes of one container
+  ctrlens ps --namespace shop   the processes of the pods of one Kubernetes namespace (--pod NAME: one pod)
   ctrlens ps -o json | jq '.[] | select(.container.runtime=="podman")'
 """
 
@@ -41,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show secrets in command lines and labels instead of redacting them",
     )
+    add_pod_filters(parser)
     add_output_option(parser)
 
 
-def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Any) -> list[Process]:
+def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Context) -> list[Process]:
     procs = list(snapshot.processes.values())
     if args.comm:
         names = set(args.comm)
@@ -56,6 +61,8 @@ def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Any) -> list[Proce
             procs = [p for p in procs if p.pid in wanted]
         else:
             procs = [p for p in procs if p.container_id == target.container.id]
+    if args.namespace or args.pod:
+        procs = [p for p in procs if in_pods(snapshot.container_of(p.pid), args)]
     if args.containers_only:
         procs = [p for p in procs if p.container_id is not None]
     if args.host_only:
@@ -64,13 +71,13 @@ def select(snapshot: Snapshot, args: argparse.Namespace, ctx: Any) -> list[Proce
     return procs
 
 
-def container_label(snapshot: Snapshot, proc: Process) -> str | None:
+def container_label(snapshot: Snapshot, proc: Process, container: Container | None) -> str | None:
+    """What the CONTAINER column says; `container` is the process's own (looked up once by the caller)."""
     if proc.role == ROLE_SHIM:
         served = [snapshot.containers[c].display_name for c in proc.shim_of if c in snapshot.containers]
         return "shim: " + ",".join(served) if served else "(shim)"
     if proc.role == ROLE_RUNTIME:
         return "(runtime)"
-    container = snapshot.container_of(proc.pid)
     return container.display_name if container else None
 
 
@@ -80,11 +87,19 @@ def _row(snapshot: Snapshot, proc: Process) -> dict[str, Any]:
         "pid": proc.pid,
         "ppid": proc.ppid,
         "user": proc.user,
-        "container": container_label(snapshot, proc),
+        "container": container_label(snapshot, proc, container),
         "runtime": container.runtime if container else None,
-        "pod": container.pod.ref if container and container.pod else None,
+        "pod": _pod_label(container),
         "command": proc.command,
     }
+
+
+def _pod_label(container: Container | None) -> str | None:
+    """namespace/name, else the pod's uid from its cgroup path (a pod whose runtime files are unreadable)."""
+    pod = container.pod if container else None
+    if pod is None:
+        return None
+    return pod.ref or (f"pod{pod.uid}" if pod.uid else None)
 
 
 COLUMNS = [
@@ -98,24 +113,25 @@ COLUMNS = [
 ]
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..secrets.redact import Redactor
 
     snapshot = ctx.scan()
     Redactor.for_host(ctx.host, reveal=args.reveal).mask_snapshot(snapshot)  # secrets in argv and labels
     procs = select(snapshot, args, ctx)
-    if args.output != "table":
-        emit(args.output, [snapshot.process_dict(p) for p in procs])
-        return 0
-    if args.forest:
-        ctx.out.write(forest(snapshot, procs) + "\n")
-        return 0
-    rows = [_row(snapshot, p) for p in procs]
-    columns = COLUMNS if any(r["pod"] for r in rows) else [c for c in COLUMNS if c.header != "POD"]
-    emit("table", rows, columns)
-    if args.comm and not procs:
-        return 1  # like ps -C: nothing matched
-    return 0
+
+    def table() -> str:
+        if args.forest:
+            return forest(snapshot, procs)
+        rows = [_row(snapshot, p) for p in procs]
+        columns = COLUMNS if any(r["pod"] for r in rows) else [c for c in COLUMNS if c.header != "POD"]
+        return render_table(rows, columns)
+
+    return Result(
+        document=lambda: [snapshot.process_dict(p) for p in procs],
+        table=table,
+        exit_code=1 if args.comm and not procs else 0,  # like ps -C: nothing matched
+    )
 
 
 def forest(snapshot: Snapshot, procs: list[Process]) -> str:
@@ -140,7 +156,7 @@ def forest(snapshot: Snapshot, procs: list[Process]) -> str:
     def walk(pid: int, depth: int) -> None:
         proc = snapshot.processes[pid]
         indent = "    " * (depth - 1) + " \\_ " if depth else ""
-        command = safe_text(indent + proc.command)
+        command = indent + safe_text(proc.command)
         label = cut(labels[pid], label_width)
         line = f"{pid:>7}  {cut(proc.user, 8):<8}  {label:<{label_width}}  {command}"
         lines.append(cut(line, width))
@@ -156,7 +172,7 @@ def _forest_label(snapshot: Snapshot, proc: Process) -> str:
     """The container a subtree enters is named once, at its top process; shims say whom they serve."""
     container = snapshot.container_of(proc.pid)
     if container is None:
-        return safe_text(container_label(snapshot, proc) or "")
+        return safe_text(container_label(snapshot, proc, None) or "")
     parent = snapshot.container_of(proc.ppid)
     if parent is None or parent.id != container.id:
         return safe_text(f"{container.display_name} ({container.runtime})")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..output import FORMATS, Column, add_output_option, emit
+from ..output import WITH_SARIF, Column, Result, add_output_option, render_table
+from ._base import Context
 
 NAME = "secrets"
 ORDER = 31
@@ -46,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="exit 1 if a secret is found (LEVEL error: ignore high-entropy warnings)",
     )
-    add_output_option(parser, (*FORMATS, "sarif"))
+    add_output_option(parser, WITH_SARIF)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> Result:
     from ..errors import EXIT_FINDINGS
     from ..refs import require_containers
     from ..secrets import SecretScanner
@@ -64,21 +65,13 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         ctx.error(f"note: {cut} value(s) were longer than the scan reads and were scanned only in part "
                   "(see 'truncated' in -o json)")  # fmt: skip
     records = [{**r.to_dict(), "fingerprint_scope": scanner.fingerprint.scope} for r in reports]
-    if args.output == "sarif":
-        from ..output.sarif import write_sarif
 
-        write_sarif(to_sarif(reports, scanner.fingerprint.scope), ctx.out)
-    elif args.output in ("json", "ndjson"):
-        emit(args.output, records, stream=ctx.out)
-    else:
+    def table() -> str:
         rows = [_row(r, s) for r in reports for s in r.records]
-        emit(
-            "table",
-            rows,
-            COLUMNS,
-            stream=ctx.out,
-            empty_message=f"no secrets found in {len(reports)} container(s)",
-        )
+        if not rows:
+            ctx.err.write(f"no secrets found in {len(reports)} container(s)\n")
+        return render_table(rows, COLUMNS) if rows else ""
+
     from ..blind import require_sight
 
     denied = sum(r.processes_denied for r in reports)
@@ -86,8 +79,12 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     warning = require_sight(needed, denied, "container processes", gate=args.fail_on is not None)
     if warning:
         ctx.error(warning)
-
-    return EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0
+    return Result(
+        document=records,
+        table=table,
+        sarif=lambda: to_sarif(reports, scanner.fingerprint.scope),
+        exit_code=EXIT_FINDINGS if args.fail_on and _fails(reports, args.fail_on) else 0,
+    )
 
 
 def _fails(reports: list[Any], level: str) -> bool:
@@ -121,7 +118,7 @@ COLUMNS = [
 
 
 def to_sarif(reports: list[Any], scope: str) -> dict[str, Any]:
-    from ..output.sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
+    from ..sarif import LogicalLocation, SarifResult, SarifRule, container_location, sarif_log
     from ..secrets import RULES
 
     rules = [

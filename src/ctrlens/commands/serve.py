@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..errors import CtrlensError, UsageError
+from ._base import Context
 
 NAME = "serve"
 ORDER = 60
@@ -119,7 +119,7 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     import importlib.util
 
     from ..exporter.listen import parse_listen
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     return serve(address, host, options, say=lambda line: print(f"ctrlens: {line}", file=ctx.err, flush=True))
 
 
-def _print_once(args: argparse.Namespace, ctx: Any) -> int:
+def _print_once(args: argparse.Namespace, ctx: Context) -> int:
     from prometheus_client import generate_latest
 
     from ..exporter.engine import Engine

@@ -1,13 +1,14 @@
-"""`ctrlens snapshot REF -o FILE` (an evidence bundle of a running container) and `ctrlens snapshot verify FILE`."""
+"""`ctrlens snapshot REF FILE` (an evidence bundle of a running container) and `ctrlens snapshot verify FILE`."""
 
 from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
 
 from ..errors import EXIT_FINDINGS, UsageError
-from ..output import safe_text, write_json
+from ..output import OutputFormat, write_json
+from ..text import safe_text
+from ._base import Context
 
 NAME = "snapshot"
 ORDER = 55
@@ -40,15 +41,18 @@ unless --force.
 `ctrlens snapshot verify FILE` recomputes every member's SHA-256 and compares it with the manifest.
 
 examples:
-  ctrlens snapshot web -o web-incident.tar.gz
-  ctrlens snapshot web -o web.tar.gz --max-file-size 64M --max-total-size 1G --hash
+  ctrlens snapshot web web-incident.tar.gz
+  ctrlens snapshot web --output-file web.tar.gz --max-file-size 64M --max-total-size 1G --hash
   ctrlens snapshot verify web-incident.tar.gz
   tar -xzf web-incident.tar.gz -C /tmp/case42 && jq '.listening' /tmp/case42/net.json
 """
 EPILOG = """\
-Sizes take K, M, G suffixes (powers of 1024). Exit codes: 0 written / verified; 1 verify found a member
+The archive is FILE, or --output-file FILE; `-o FILE` is kept as an alias for scripts, but -o is the output
+format in every other command, so `-o json` (or table, ndjson, sarif) is refused here (exit 2): the result
+as JSON is --json. Sizes take K, M, G suffixes (powers of 1024). Exit codes: 0 written / verified; 1 verify found a member
 that differs, is missing or was added, or the archive is damaged; 2 usage; 3 unknown REF, no such FILE, or
-the container stopped; 4 FILE exists (without --force) or could not be written.
+the container stopped; 4 FILE exists (without --force) or could not be written, or the filesystem diff
+failed (the bundle is written with everything else and diff.json says why).
 """
 
 
@@ -61,12 +65,20 @@ def _size(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = (
-        "%(prog)s REF -o FILE [--force] [--reveal] [--max-file-size SIZE] [--max-total-size SIZE]\n"
+        "%(prog)s REF FILE [--force] [--reveal] [--max-file-size SIZE] [--max-total-size SIZE]\n"
         "       %(prog)s verify FILE [--json]"
     )
     parser.add_argument("ref", metavar="REF", help="container ID or unique prefix, name, or PID; or `verify`")
-    parser.add_argument("file", metavar="FILE", nargs="?", help="with `verify`: the bundle to check")
-    parser.add_argument("-o", "--output", metavar="FILE", help="the archive to write (.tar.gz)")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        help="the archive to write (.tar.gz); with `verify`: the one to check",
+    )
+    parser.add_argument("--output-file", dest="output_file", metavar="FILE", help="the archive to write")
+    parser.add_argument(
+        "-o", "--output", dest="output_alias", metavar="FILE", help="the same as --output-file (not a format)"
+    )
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
     parser.add_argument(
         "--reveal", action="store_true", help="keep environment values and secrets as they are"
@@ -97,27 +109,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.ref == "verify" and args.file is not None:
         return _verify(args, ctx)
-    if args.file is not None:
-        raise UsageError(
-            f"unexpected argument {args.file!r}: write `ctrlens snapshot REF -o FILE`, or "
-            "`ctrlens snapshot verify FILE`"
-        )
-    if not args.output:
+    archive = archive_path(args)
+    if archive is None:
         if args.ref == "verify":
             raise UsageError("`ctrlens snapshot verify FILE`: FILE is missing")
-        raise UsageError("give the archive to write: `ctrlens snapshot REF -o FILE`")
-    return _capture(args, ctx)
+        raise UsageError("give the archive to write: `ctrlens snapshot REF FILE`")
+    return _capture(args, ctx, archive)
 
 
-def _capture(args: argparse.Namespace, ctx: Any) -> int:
+def archive_path(args: argparse.Namespace) -> str | None:
+    """The archive named by FILE, --output-file or the old `-o FILE`; never a format name given to -o."""
+    if args.output_alias is not None and args.output_alias.lower() in {f.value for f in OutputFormat}:
+        raise UsageError(
+            f"-o {args.output_alias}: snapshot writes an archive, not a format; "
+            "give `ctrlens snapshot REF FILE` (--json prints the result as JSON)"
+        )
+    given = [f for f in (args.file, args.output_file, args.output_alias) if f is not None]
+    if len(given) > 1:
+        raise UsageError("give the archive once: `ctrlens snapshot REF FILE`")
+    return given[0] if given else None
+
+
+def _capture(args: argparse.Namespace, ctx: Context, archive: str) -> int:
     from ..output.progress import Progress
     from ..snapshot import Options, take_snapshot
     from ..snapshot.bundle import check_destination
 
-    check_destination(args.output, args.force)  # fail before the capture, not after it
+    check_destination(archive, args.force)  # fail before the capture, not after it
     from ..refs import require_container
 
     snapshot = ctx.scan()
@@ -133,7 +154,7 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
     )
     progress = Progress(f"ctrlens snapshot {container.display_name}", ctx.err)
     try:
-        report = take_snapshot(snapshot, container, ctx.host, args.output, options, progress.update)
+        report = take_snapshot(snapshot, container, ctx.host, archive, options, progress.update)
     finally:
         progress.done()
     d = report.diff_summary
@@ -148,6 +169,7 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
                 "files_captured": report.files_captured,
                 "files_skipped": report.files_skipped,
                 "diff": d,
+                "diff_error": report.diff_error,
                 "notes": report.notes,
             },
             ctx.out,
@@ -169,10 +191,14 @@ def _capture(args: argparse.Namespace, ctx: Any) -> int:
             ctx.error(f"note: {safe_text(note)}")
     if args.reveal:
         ctx.error("warning: --reveal: the archive holds secret values; keep it like a secret")
+    if report.diff_error is not None:
+        # Written, but without the filesystem diff: an empty diff must never pass for a clean one.
+        ctx.error(f"the filesystem diff failed ({safe_text(report.diff_error)}); the bundle holds the rest")
+        return 4
     return 0
 
 
-def _verify(args: argparse.Namespace, ctx: Any) -> int:
+def _verify(args: argparse.Namespace, ctx: Context) -> int:
     from ..snapshot import verify_bundle
 
     result = verify_bundle(args.file)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from ..errors import UsageError
+from ._base import Context
 
 NAME = "top"
 ORDER = 12
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--light", action="store_true", help="colours for a light terminal (t toggles)")
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     if not 0.2 <= args.interval <= 3600:
         raise UsageError("--interval must be between 0.2 and 3600 seconds")
     host = ctx.host  # a bad --host-root is the first thing to say

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
+
+from ..output import ndjson_line
+from ._base import Context
 
 NAME = "watch"
 ORDER = 61
@@ -76,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _seconds(minimum: float):
+def _seconds(minimum: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -95,7 +98,7 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from ..secrets.redact import Redactor
     from ..watch.detectors import available_detectors
     from ..watch.loop import Watcher
@@ -117,10 +120,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     )
     out = ctx.out
 
-    def write(event) -> None:
-        out.write(
-            json.dumps(event.to_dict(node), ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        )
+    def write(event: Any) -> None:
+        out.write(ndjson_line(event.to_dict(node), out))
         out.flush()  # a shipper reading the pipe sees each event when it happens
 
     stop = threading.Event()

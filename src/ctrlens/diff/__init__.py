@@ -21,6 +21,7 @@ from ..errors import CtrlensError
 from ..host import Host
 from ..model import Container, Snapshot
 from ..rootfs.root import ContainerRoot
+from .content import HASH_CAP
 from .heuristic import LIMITATIONS, RecentChanges, process_start_ns
 from .image import ImageView
 from .locate import RootLocation, locate_root
@@ -50,7 +51,9 @@ Progress = Callable[[int], None]
 
 def default_style(container: Container) -> str:
     """Podman and CRI-O store layers with containers/storage: their conventions; everyone else docker's."""
-    return STYLE_PODMAN if container.runtime in ("podman", "cri-o") else STYLE_DOCKER
+    from ..runtimes import DiffConvention, diff_convention
+
+    return STYLE_PODMAN if diff_convention(container) == DiffConvention.PODMAN else STYLE_DOCKER
 
 
 def diff_container(
@@ -106,6 +109,8 @@ def _overlay(
         changes = hide_podman_mount_points(changes)
     result.changes = changes
     result.warnings = walker.warnings
+    if hash:
+        result.note_hash_caps(HASH_CAP)
     options = set(where.fs.mount_line.super_options)
     if "metacopy=on" in options:
         result.limitations.append(
@@ -156,6 +161,8 @@ def _heuristic(
         walker = RecentChanges(root, since, hash=hash, progress=progress)
         result.changes = walker.run()
     result.warnings = walker.warnings
+    if hash:
+        result.note_hash_caps(HASH_CAP)
     return result
 
 

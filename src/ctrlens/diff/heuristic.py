@@ -90,7 +90,7 @@ class RecentChanges:
             if has_exec_bit(mode) and looks_executable(read_head(parent_fd, name, shown)):
                 change.flags.insert(0, NEW_EXECUTABLE)
             if self.hash:
-                change.sha256 = sha256_at(parent_fd, name, shown)
+                change.sha256, change.sha256_bytes, _ = sha256_at(parent_fd, name, shown)
         except FileNotFoundError:
             self.warnings.append(f"{shown}: vanished while being read")
         except (OSError, CtrlensError) as exc:

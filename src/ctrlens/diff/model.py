@@ -111,6 +111,7 @@ class Change:
     link_target: bytes | None = None  # symlinks: the text, never followed
     flags: list[str] = field(default_factory=list)
     sha256: str | None = None
+    sha256_bytes: int | None = None  # how much of the file the sha256 covers (less than its size: capped)
 
     @property
     def type(self) -> str:
@@ -126,13 +127,17 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "path": show_path(self.path),
+            # surrogateescape: the output boundary (ctrlens.text) writes \xNN and the exact bytes as path_hex
+            "path": self.path.decode("utf-8", "surrogateescape"),
             "type": self.type,
             "flags": list(self.flags),
             "info": self.info.to_dict() if self.info else None,
             "image": self.image.to_dict() if self.image else None,
-            "link_target": show_path(self.link_target) if self.link_target is not None else None,
+            "link_target": (
+                self.link_target.decode("utf-8", "surrogateescape") if self.link_target is not None else None
+            ),
             "sha256": self.sha256,
+            "sha256_bytes": self.sha256_bytes,
         }
 
 
@@ -161,6 +166,18 @@ class DiffResult:
     def ordered(self) -> list[Change]:
         """Flagged changes first (new executables, then files shadowing the image…), then by path."""
         return sorted(self.changes, key=lambda c: (c.rank, c.path))
+
+    def note_hash_caps(self, cap: int) -> None:
+        """Say (in `limitations`) which files --hash covered only in part."""
+        cut = [
+            c for c in self.changes if c.sha256_bytes is not None and c.info and c.sha256_bytes < c.info.size
+        ]
+        if cut:
+            shown = ", ".join(show_path(c.path) for c in cut[:5]) + (" …" if len(cut) > 5 else "")
+            self.limitations.append(
+                f"--hash covers the first {cap >> 20} MiB of a file at most: {len(cut)} bigger file(s) hashed "
+                f"in part (sha256_bytes says how much): {shown}"
+            )
 
     def summary(self) -> dict[str, int]:
         return {

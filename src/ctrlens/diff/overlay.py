@@ -8,7 +8,8 @@ Two engines disagree on how to report directories, and `docker diff` / `podman d
 * docker (moby 20.10, the "naive" tree compare): a replaced (opaque) directory is C, with a D for every image
   entry it hides; every directory above a change is C; files whose lstat equals the image's are not changes.
 * podman (containers/storage): a replaced directory existing in the image is D (its new content A/C); a
-  directory is C when its size, mode or mtime differ from the image's, or as the parent of an A or D.
+  directory is C when its size, mode or mtime differ from the image's, or as an ancestor (any level, '/' aside)
+  of an A or D: `touch /usr/bin/new` gives `A /usr/bin/new`, `C /usr/bin` and `C /usr`.
 Both call a path that the image has C, and one it lacks A.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import CtrlensError
+from ..rootfs.fdwindow import after_pop, after_push
 from ..rootfs.layerwalk import ENTER, LEAVE, LayerStep, walk_layer
 from ..rootfs.root import ContainerRoot
 from .content import has_exec_bit, looks_executable, read_head, sha256_at
@@ -62,6 +64,14 @@ class _Dir:
     change: Change | None = None
     inside: bool = False  # docker: something below changed
     recorded: bool = False  # podman: in containers/storage's changedDirs
+    propagated: bool = False  # podman: every ancestor is recorded already
+    in_image_as_dir: bool = False
+    suspended: bool = False  # out of the fd window: `image` closed, re-opened when the walk climbs back
+
+    @property
+    def fd(self) -> int:
+        """fdwindow.Frame: -1 while the image fds are closed."""
+        return -1 if self.suspended else 0
 
 
 class OverlayDiff:
@@ -89,6 +99,8 @@ class OverlayDiff:
         self.warnings: list[str] = []
 
     def run(self) -> list[Change]:
+        # Each frame holds one fd per image layer showing through: fewer frames in the window with more layers.
+        self._keep = max(2, 128 // max(1, len(self.image.root().fds)))
         stack: list[_Dir] = []
         try:
             with contextlib.closing(walk_layer(self.upper.fileno(), on_skip=self._skipped)) as steps:
@@ -104,6 +116,7 @@ class OverlayDiff:
         for step in steps:
             if step.event == LEAVE:
                 self._leave(stack.pop(), stack[-1] if stack else None)
+                after_pop(stack, self._resume, _suspend, lambda frame: None, self._keep)
                 continue
             if step.parent_fd < 0:
                 stack.append(_Dir(b"/", self.image.root(), owned=False))
@@ -115,13 +128,21 @@ class OverlayDiff:
             parent.names.add(step.name)
             image_st = parent.image.lookup(step.name) if parent.image else None
             if step.event == ENTER:
-                stack.append(self._enter(parent, step, image_st))
+                stack.append(self._enter(stack, step, image_st))
+                after_push(stack, _suspend, self._keep)
             else:
-                self._item(parent, step, image_st)
+                self._item(stack, step, image_st)
 
     # --- walk events ----------------------------------------------------------------------------------------
 
-    def _enter(self, parent: _Dir, step: LayerStep, image_st: os.stat_result | None) -> _Dir:
+    def _resume(self, parent: _Dir, frame: _Dir) -> bool:
+        if frame.in_image_as_dir:
+            frame.image = parent.image.child(os.path.basename(frame.path))
+        frame.suspended = False
+        return True
+
+    def _enter(self, stack: list[_Dir], step: LayerStep, image_st: os.stat_result | None) -> _Dir:
+        parent = stack[-1]
         in_image_as_dir = image_st is not None and stat.S_ISDIR(image_st.st_mode)
         image = parent.image.child(step.name) if in_image_as_dir else ImageDir([], self.opaque_xattr)
         frame = _Dir(
@@ -131,6 +152,7 @@ class OverlayDiff:
             opaque=is_opaque(step.dir_fd, self.opaque_xattr),
             image_st=image_st,
             upper_st=step.st,
+            in_image_as_dir=in_image_as_dir,
         )
         if self.style == STYLE_DOCKER:
             if image_st is None:
@@ -144,16 +166,17 @@ class OverlayDiff:
             if kind is not None:
                 frame.change = self._record(kind, step, image_st)
                 frame.recorded = True
-                self._podman_parent(parent, kind)
+                self._podman_ancestors(stack, kind)
         return frame
 
-    def _item(self, parent: _Dir, step: LayerStep, image_st: os.stat_result | None) -> None:
+    def _item(self, stack: list[_Dir], step: LayerStep, image_st: os.stat_result | None) -> None:
+        parent = stack[-1]
         if is_whiteout(step.st):
             if image_st is not None or self.style == STYLE_PODMAN:
                 self._deleted(step.path, image_st)
                 parent.inside = True
                 if self.style == STYLE_PODMAN:
-                    self._podman_parent(parent, DELETED)
+                    self._podman_ancestors(stack, DELETED)
             return
         if self.style == STYLE_DOCKER:
             if image_st is None:
@@ -169,7 +192,7 @@ class OverlayDiff:
         self._record(kind, step, image_st)
         parent.inside = True
         if self.style == STYLE_PODMAN:
-            self._podman_parent(parent, kind)
+            self._podman_ancestors(stack, kind)
 
     def _leave(self, frame: _Dir, parent: _Dir | None) -> None:
         try:
@@ -208,19 +231,25 @@ class OverlayDiff:
             return None
         return CHANGED
 
-    def _podman_parent(self, parent: _Dir, kind: str) -> None:
-        """containers/storage: the directory holding an A or D is C, unless it is already reported."""
-        if kind not in (ADDED, DELETED) or parent.recorded or parent.path == b"/":
+    def _podman_ancestors(self, stack: list[_Dir], kind: str) -> None:
+        """containers/storage: every directory above an A or D ('/' aside) is C, unless already reported."""
+        if kind not in (ADDED, DELETED):
             return
-        parent.recorded = True
-        if parent.upper_st is not None:
-            parent.change = Change(
-                parent.path,
-                CHANGED,
-                FileInfo.of(parent.upper_st),
-                FileInfo.of(parent.image_st) if parent.image_st else None,
-            )
-            self.changes.append(parent.change)
+        for frame in reversed(stack):
+            if frame.propagated or frame.path == b"/":
+                break  # its ancestors were all marked when it was
+            frame.propagated = True
+            if frame.recorded:
+                continue
+            frame.recorded = True
+            if frame.upper_st is not None:
+                frame.change = Change(
+                    frame.path,
+                    CHANGED,
+                    FileInfo.of(frame.upper_st),
+                    FileInfo.of(frame.image_st) if frame.image_st else None,
+                )
+                self.changes.append(frame.change)
 
     # --- recording ------------------------------------------------------------------------------------------
 
@@ -250,7 +279,7 @@ class OverlayDiff:
                 if not image_ran:
                     change.flags.insert(0, NEW_EXECUTABLE)
             if self.hash:
-                change.sha256 = sha256_at(step.parent_fd, step.name, shown)
+                change.sha256, change.sha256_bytes, _ = sha256_at(step.parent_fd, step.name, shown)
         except FileNotFoundError:
             self.warnings.append(f"{shown}: vanished while being read")
         except (OSError, CtrlensError) as exc:
@@ -258,6 +287,12 @@ class OverlayDiff:
 
     def _skipped(self, path: bytes, why: str) -> None:
         self.warnings.append(f"{show_path(path)}: {why}")
+
+
+def _suspend(frame: _Dir) -> None:
+    if frame.owned and not frame.suspended:
+        frame.image.close()
+        frame.suspended = True
 
 
 def _link_text(step: LayerStep) -> bytes | None:

@@ -19,8 +19,8 @@ from .. import __version__
 from ..errors import CtrlensError, ProcessGone
 from ..host import Host
 from ..model import Container, Snapshot
-from ..output import safe_text
 from ..scanner import scan as scan_host
+from ..text import safe_text
 from .catalog import INFO_LABELS, MAX_LABEL_LENGTH, STAGES
 from .sources import InstanceChanged, LabelValues, PartialFacts, Sample, Source
 

@@ -1,36 +1,107 @@
-"""Formatters: every command builds rows of plain data, then hands them to one of these.
+"""The one output path: a command returns a `Result`; the CLI writes it with the formatter of the chosen format.
 
-- `table`: fixed columns, fitted to the terminal width (80 columns readable), long cells cut with '…'.
-- `json`: one JSON document (a list of records, or an object for single-item commands).
-- `ndjson`: one JSON object per line, for log shippers and `jq -c`.
-- `sarif` lives in `output.sarif` (only audit-like commands offer it).
+- `table`: the text the command laid out (cells through `safe_text`, columns fitted to the terminal), then passed
+  once more through `terminal_safe` so no control character, escape sequence or bidi override reaches a terminal.
+- `json`: one document, valid UTF-8 whatever the data holds (`ctrlens.text.dumps`: `*_hex` siblings).
+- `ndjson`: one JSON object a line, for log shippers and `jq -c`.
+- `sarif`: a SARIF 2.1.0 log built by `ctrlens.sarif`, written like JSON.
+
+Adding a format is adding an `OutputFormat` member and one function in `FORMATTERS`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TextIO
 
-from ..text import cut as cut  # re-exported: the text policy lives below the features
-from ..text import safe_text as safe_text
+from ..jsonrecords import dumps_with_records
+from ..text import ascii_json as _as_ascii
+from ..text import cut, dumps, safe_text
 
-FORMATS = ("table", "json", "ndjson")
+__all__ = [
+    "FORMATS",
+    "Column",
+    "OutputFormat",
+    "Result",
+    "add_output_option",
+    "cut",
+    "ndjson_line",
+    "render",
+    "render_table",
+    "safe_text",
+    "terminal_safe",
+    "terminal_width",
+    "write_json",
+    "write_ndjson",
+]
 
 
-def add_output_option(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS) -> None:
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    NDJSON = "ndjson"
+    SARIF = "sarif"
+    WIDE = "wide"  # the table with more columns (`Result.wide`)
+
+
+FORMATS: tuple[OutputFormat, ...] = (OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.NDJSON)
+WITH_SARIF: tuple[OutputFormat, ...] = (*FORMATS, OutputFormat.SARIF)
+
+
+def add_output_option(
+    parser: argparse.ArgumentParser, formats: Sequence[str] = FORMATS, *, dest: str = "output"
+) -> None:
     parser.add_argument(
         "-o",
         "--output",
-        choices=formats,
-        default="table",
+        dest=dest,
+        type=OutputFormat,
+        choices=[OutputFormat(f) for f in formats],
+        default=OutputFormat.TABLE,
+        metavar="{" + ",".join(formats) + "}",
         help=f"output format ({', '.join(formats)}); default table",
     )
+
+
+@dataclass(slots=True)
+class Result:
+    """What a command hands back: the data for each format it offers, and its exit code.
+
+    `document` is the `-o json` document (a list of records, or an object), or a function making it (made only
+    when a JSON format is chosen); `records`, the `-o ndjson` objects
+    (default: the document's items, or the document itself); `table` makes the text for `-o table`; `sarif`
+    the SARIF log. `records_one_a_line`: an object's lists of records are written one record a line (a diff
+    with 100,000 changes), still one JSON document.
+    """
+
+    document: Any = None
+    records: Iterable[Any] | None = None
+    table: Callable[[], str] | None = None
+    sarif: Callable[[], dict[str, Any]] | None = None
+    exit_code: int = 0
+    records_one_a_line: bool = False
+    wide: Callable[[], str] | None = None
+
+    def json_document(self) -> Any:
+        return self.document() if callable(self.document) else self.document
+
+    def ndjson_records(self) -> Iterable[Any]:
+        if self.records is not None:
+            return self.records
+        document = self.json_document()
+        if isinstance(document, list):
+            return document
+        return [] if document is None else [document]
+
+
+# --- table -----------------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -56,6 +127,21 @@ def terminal_width(stream: TextIO | None = None) -> int:
     if stream.isatty():
         return shutil.get_terminal_size((80, 24)).columns
     return 10_000  # piped: do not cut
+
+
+_UNSAFE_LINE_CHARS = re.compile(r"[^\n]")
+
+
+def terminal_safe(text: str) -> str:
+    """The last guard before a terminal: every non-printable character but the newline shown escaped.
+
+    Unlike `safe_text` it leaves `\\` alone (the text has been laid out already, its cells escaped)."""
+    if text.isprintable():
+        return text
+    return "\n".join(
+        line if line.isprintable() else "".join(c if c.isprintable() else safe_text(c) for c in line)
+        for line in text.split("\n")
+    )
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[Column], *, width: int | None = None) -> str:
@@ -88,42 +174,108 @@ def render_table(rows: list[dict[str, Any]], columns: list[Column], *, width: in
     return "\n".join(lines)
 
 
+def table_result(
+    records: list[dict[str, Any]],
+    columns: list[Column],
+    *,
+    document: Any = None,
+    empty_text: str | None = None,
+    exit_code: int = 0,
+) -> Result:
+    """The common case: records as the JSON, the same rows as a column table."""
+
+    def table() -> str:
+        if not records and empty_text is not None:
+            return ""
+        return render_table(records, columns)
+
+    return Result(document=records if document is None else document, table=table, exit_code=exit_code)
+
+
+# --- JSON --------------------------------------------------------------------------------------------------------
+
+
+def _ascii_only(stream: TextIO) -> bool:
+    """JSON to a stream whose encoding is not UTF-8 (LANG=C without coercion, PYTHONIOENCODING=ascii) is
+    written with \\u escapes: still the same JSON, never an encoding error."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+    return encoding not in ("utf-8", "utf8")
+
+
 def write_json(data: Any, stream: TextIO | None = None) -> None:
     """A list is written one record a line (json's C encoder, fast at 2,000 records); anything else indented."""
     stream = stream or sys.stdout
+    fix = _as_ascii if _ascii_only(stream) else (lambda t: t)
     if isinstance(data, list):
         stream.write("[\n" if data else "[")
-        stream.write(",\n".join(json.dumps(r, default=str, ensure_ascii=False) for r in data))
+        stream.write(",\n".join(fix(dumps(r)) for r in data))
         stream.write("\n]\n")
         return
-    json.dump(data, stream, indent=2, sort_keys=False, default=str, ensure_ascii=False)
-    stream.write("\n")
+    stream.write(fix(dumps(data, indent=2)) + "\n")
 
 
-def write_ndjson(records: Iterable[dict[str, Any]], stream: TextIO | None = None) -> None:
+def ndjson_line(record: Any, stream: TextIO) -> str:
+    """One record as one NDJSON line for `stream` (a live stream writes each line as it comes)."""
+    text = dumps(record, compact=True)
+    return (_as_ascii(text) if _ascii_only(stream) else text) + "\n"
+
+
+def write_ndjson(records: Iterable[Any], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     for record in records:
-        stream.write(json.dumps(record, default=str, ensure_ascii=False, separators=(",", ":")))
-        stream.write("\n")
+        stream.write(ndjson_line(record, stream))
 
 
-def emit(
-    fmt: str,
-    records: list[dict[str, Any]],
-    columns: list[Column] | None = None,
-    *,
-    stream: TextIO | None = None,
-    table: Callable[[], str] | None = None,
-    empty_message: str | None = None,
-) -> None:
-    """Write `records` in `fmt`. `table` overrides the default column table (forest views and the like)."""
-    stream = stream or sys.stdout
-    if fmt == "json":
-        write_json(records, stream)
-    elif fmt == "ndjson":
-        write_ndjson(records, stream)
+def write_json_records(data: dict[str, Any], stream: TextIO) -> None:
+    """An object whose lists of records are written one record a line (see `Result.records_one_a_line`)."""
+    stream.write(dumps_with_records(data, ascii=_ascii_only(stream)))
+
+
+# --- the formatters --------------------------------------------------------------------------------------------
+
+
+def _format_table(result: Result, stream: TextIO) -> None:
+    if result.table is None:
+        raise ValueError("this command has no table view")
+    text = result.table()
+    if text:
+        stream.write(terminal_safe(text.rstrip("\n")) + "\n")
+
+
+def _format_wide(result: Result, stream: TextIO) -> None:
+    if result.wide is None:
+        raise ValueError("this command has no wide view")
+    _format_table(Result(table=result.wide), stream)
+
+
+def _format_json(result: Result, stream: TextIO) -> None:
+    document = result.json_document()
+    if result.records_one_a_line and isinstance(document, dict):
+        write_json_records(document, stream)
     else:
-        if not records and empty_message:
-            return
-        text = table() if table else render_table(records, columns or [])
-        stream.write(text + "\n")
+        write_json(document, stream)
+
+
+def _format_ndjson(result: Result, stream: TextIO) -> None:
+    write_ndjson(result.ndjson_records(), stream)
+
+
+def _format_sarif(result: Result, stream: TextIO) -> None:
+    if result.sarif is None:
+        raise ValueError("this command has no SARIF view")
+    write_json(result.sarif(), stream)
+
+
+FORMATTERS: dict[OutputFormat, Callable[[Result, TextIO], None]] = {
+    OutputFormat.TABLE: _format_table,
+    OutputFormat.JSON: _format_json,
+    OutputFormat.NDJSON: _format_ndjson,
+    OutputFormat.SARIF: _format_sarif,
+    OutputFormat.WIDE: _format_wide,
+}
+
+
+def render(result: Result, fmt: OutputFormat | str, stream: TextIO) -> int:
+    """Write `result` in `fmt`; returns the command's exit code."""
+    FORMATTERS[OutputFormat(fmt)](result, stream)
+    return result.exit_code

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
-from . import safe_text
+from ..text import safe_text
 
 
 class Progress:
     """`update("walking", 1200)` rewrites one line at most 10 times a second; `done()` clears it."""
 
     def __init__(self, label: str, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
-        self.label = label
+        self.label = safe_text(label)
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0
@@ -31,7 +32,7 @@ class Progress:
         self.stream.flush()
         self._shown = True
 
-    def counter(self, what: str):  # -> Callable[[int], None]
+    def counter(self, what: str) -> Callable[[int], None]:
         return lambda count: self.update(what, count)
 
     def done(self) -> None:

@@ -34,7 +34,9 @@ def parse_stat(data: bytes) -> StatFields:
     """`/proc/PID/stat`. comm may hold spaces and parentheses: it ends at the LAST ')'. Malformed otherwise."""
     try:
         close = data.rindex(b")")
-        comm = data[data.index(b"(") + 1 : close].decode("utf-8", "replace")
+        comm = data[data.index(b"(") + 1 : close].decode(
+            "utf-8", "surrogateescape"
+        )  # exact bytes (ctrlens.text)
         rest = data[close + 2 :].split()
         # rest[0] is field 3 (state); field 4 ppid; 9 flags; 14, 15 utime, stime; 22 starttime; 24 rss.
         return StatFields(

@@ -15,13 +15,14 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Self
 
 from ..linux.fs import chown_fd, mount_id, rename_noreplace
 from .errors import RootfsError, UnsafeFile, kind_name
 from .fdcopy import copy_fd
+from .fdwindow import after_pop, after_push
 from .safeopen import check_regular, open_dir_at, open_path_at, reopen
 
 TEMP_PREFIX = b".ctrlens-"
@@ -259,46 +260,85 @@ def make_hardlink_at(dirfd: int, name: bytes, source_path_fd: int, *, replace: b
     return CREATED if existing is None else REPLACED
 
 
+@dataclass(slots=True)
+class _RmFrame:
+    name: bytes
+    ino: tuple[int, int]
+    fd: int  # -1 while out of the fd window
+    names: Iterator[bytes]
+    rel: bytes
+
+
+def _close_rm(frame: _RmFrame) -> None:
+    if frame.fd >= 0:
+        os.close(frame.fd)
+        frame.fd = -1
+
+
+def _reopen_rm(parent: _RmFrame, frame: _RmFrame) -> bool:
+    try:
+        fd = open_dir_at(parent.fd, frame.name)
+    except OSError:
+        return False
+    got = os.fstat(fd)
+    if (got.st_dev, got.st_ino) != frame.ino:
+        os.close(fd)
+        return False
+    frame.fd = fd
+    return True
+
+
+def _lost_rm(frame: _RmFrame) -> None:
+    raise RootfsError(f"{os.fsdecode(frame.rel)}: replaced while being removed; stopped")
+
+
+def _rm_frame(fd: int, name: bytes, rel: bytes) -> _RmFrame:
+    st = os.fstat(fd)
+    return _RmFrame(name, (st.st_dev, st.st_ino), fd, iter(sorted(map(os.fsencode, os.listdir(fd)))), rel)
+
+
 def remove_tree_at(
     dirfd: int, name: bytes, *, stay_on_mount: bool = True, skipped: list[tuple[bytes, str]] | None = None
 ) -> int:
     """rm -r of directory `name`, fd-relative, never following symlinks; returns how many entries went.
 
     With `stay_on_mount`, directories on other mounts (volumes, /proc) are left alone and listed in `skipped`
-    as (relative path, reason); their parents then stay too.
+    as (relative path, reason); their parents then stay too. Any depth: at most `fdwindow.KEEP` fds are held.
     """
     skipped = skipped if skipped is not None else []
     removed = 0
     top = open_dir_at(dirfd, name)
     top_mnt = mount_id(top)
-    # Each frame: (fd, remaining names, parent fd, own name, relative path). Iterative: depth is unbounded.
-    stack = [(top, iter(sorted(map(os.fsencode, os.listdir(top)))), dirfd, name, name)]
+    stack = [_rm_frame(top, name, name)]
     try:
         while stack:
-            fd, names, parent_fd, own, rel = stack[-1]
-            entry = next(names, None)
+            here = stack[-1]
+            entry = next(here.names, None)
             if entry is None:
                 stack.pop()
-                os.close(fd)
+                _close_rm(here)
+                after_pop(stack, _reopen_rm, _close_rm, _lost_rm)
                 try:
-                    os.rmdir(own, dir_fd=parent_fd)
+                    os.rmdir(here.name, dir_fd=stack[-1].fd if stack else dirfd)
                     removed += 1
                 except OSError as exc:
                     if exc.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.EEXIST):
                         raise
-                    skipped.append((rel, "not empty" if exc.errno != errno.EBUSY else "a mount point"))
+                    skipped.append((here.rel, "not empty" if exc.errno != errno.EBUSY else "a mount point"))
                 continue
+            fd = here.fd
             st = lstat_at(fd, entry)
             if st is None:
                 continue
-            path = rel + b"/" + entry
+            path = here.rel + b"/" + entry
             if stat.S_ISDIR(st.st_mode):
                 child = open_dir_at(fd, entry)
                 if stay_on_mount and mount_id(child) != top_mnt:
                     os.close(child)
                     skipped.append((path, "another mount"))
                     continue
-                stack.append((child, iter(sorted(map(os.fsencode, os.listdir(child)))), fd, entry, path))
+                stack.append(_rm_frame(child, entry, path))
+                after_push(stack, _close_rm)
                 continue
             if stay_on_mount and is_mount_point_at(fd, entry):
                 skipped.append((path, "a mount point"))  # unlink would succeed from our namespace: ask first
@@ -312,5 +352,5 @@ def remove_tree_at(
                 skipped.append((path, "a mount point"))
     finally:
         for frame in stack:
-            os.close(frame[0])
+            _close_rm(frame)
     return removed

@@ -24,10 +24,13 @@ from .atomic import (
 )
 from .entry import Entry, join
 from .errors import RootfsError, UnsafeFile, kind_name
-from .fdcopy import copy_fd
+from .fdcopy import allocated_bytes, copy_sparse
+from .fdwindow import DirFrame, after_pop, after_push, close_frame, reopen_frame, replaced
+from .interrupt import terminating_cleanly
 from .report import CopyReport
 from .root import ContainerRoot, cpath, show
 from .safeopen import check_regular, open_dir_at, open_regular_at, reopen
+from .space import SpaceGuard
 from .walk import ENTER, ITEM, LEAVE, relative, walk
 from .write import Owner
 
@@ -77,7 +80,20 @@ def copy_in(
     follow: bool = False,
     owner: Owner | None = None,
 ) -> CopyReport:
-    """Copy host `src` to container `dest`."""
+    """Copy host `src` to container `dest` (SIGTERM and Ctrl-C leave no temp file behind)."""
+    with terminating_cleanly():
+        return _copy_in(root, src, dest, recursive, archive, follow, owner)
+
+
+def _copy_in(
+    root: ContainerRoot,
+    src: bytes | str,
+    dest: bytes | str,
+    recursive: bool,
+    archive: bool,
+    follow: bool,
+    owner: Owner | None,
+) -> CopyReport:
     src_b = os.fsencode(src)
     src_st = os.stat(src_b) if follow else os.lstat(src_b)
     name = os.path.basename(src_b.rstrip(b"/")) or b"rootfs"
@@ -118,8 +134,10 @@ def _copy_file_in(
     try:
         cpfd, leaf = root.parent(target)
         try:
+            space = SpaceGuard(cpfd, f"the filesystem of {show(target)} in {root.label or 'the container'}")
+            space.admit(allocated_bytes(st), os.fsdecode(src))
             with FileWriter(cpfd, leaf, show(target), replace=True, check=root.ensure_alive) as writer:
-                report.size += copy_fd(fd, writer.fd, check=root.ensure_alive)
+                report.size += _copy_data_in(root, fd, writer.fd, st, space)
                 writer.commit(meta.of(st))
         finally:
             os.close(cpfd)
@@ -167,8 +185,8 @@ def _fill(
     *,
     merge: bool,
 ) -> None:
-    dirs: list[int] = []
-    pending: list[os.stat_result] = []
+    dirs: list[DirFrame] = []  # container directories, parallel to the walk's (fd-windowed: any depth)
+    space = SpaceGuard(top_fd, f"the filesystem of {show(target)} in {root.label or 'the container'}")
     try:
         for step in walk(source, b"/", on_skip=lambda e, why: report.skip(e.path, why)):
             entry = step.entry
@@ -177,19 +195,37 @@ def _fill(
                     fd = os.dup(top_fd)
                 else:
                     fd = _enter_dir(
-                        dirs[-1], entry.name, join(target, relative(b"/", entry.path)), merge, meta
+                        dirs[-1].fd, entry.name, join(target, relative(b"/", entry.path)), merge, meta
                     )
                     report.dirs += 1
-                dirs.append(fd)
-                pending.append(entry.st)
+                dirs.append(DirFrame.opened(fd, entry.name, entry.st))
+                after_push(dirs, close_frame)
             elif step.event == LEAVE:
-                apply_meta(dirs[-1], meta.of(pending.pop()))
-                os.close(dirs.pop())
+                frame = dirs.pop()
+                try:
+                    if frame.st is not None:
+                        apply_meta(frame.fd, meta.of(frame.st))
+                finally:
+                    close_frame(frame)
+                after_pop(dirs, reopen_frame, close_frame, replaced)
             elif step.event == ITEM:
-                _copy_item_in(root, step.parent_fd, entry, dirs[-1], meta, report)
+                _copy_item_in(root, step.parent_fd, entry, dirs[-1].fd, meta, report, space)
     finally:
-        for fd in dirs:
-            os.close(fd)
+        for frame in dirs:
+            close_frame(frame)
+
+
+def _copy_data_in(root: ContainerRoot, src: int, dst: int, st: os.stat_result, space: SpaceGuard) -> int:
+    """Sparse, and only the size seen at start (a host file still growing is cut there)."""
+
+    def check() -> None:
+        root.ensure_alive()
+        space.check()
+
+    copy_sparse(src, dst, st.st_size, check=check)
+    length = min(st.st_size, os.fstat(src).st_size)
+    os.ftruncate(dst, length)
+    return length
 
 
 def _enter_dir(parent: int, name: bytes, shown: bytes, merge: bool, meta: _ContainerMeta) -> int:
@@ -207,7 +243,13 @@ def _enter_dir(parent: int, name: bytes, shown: bytes, merge: bool, meta: _Conta
 
 
 def _copy_item_in(
-    root: ContainerRoot, src_dir: int, entry: Entry, dst_dir: int, meta: _ContainerMeta, report: CopyReport
+    root: ContainerRoot,
+    src_dir: int,
+    entry: Entry,
+    dst_dir: int,
+    meta: _ContainerMeta,
+    report: CopyReport,
+    space: SpaceGuard,
 ) -> None:
     if entry.is_dir or entry.pseudo_fs:
         return
@@ -221,10 +263,11 @@ def _copy_item_in(
         return
     src, st = open_regular_at(src_dir, entry.name, os.fsdecode(entry.path))
     try:
+        space.admit(allocated_bytes(st), os.fsdecode(entry.path))
         with FileWriter(
             dst_dir, entry.name, show(entry.path), replace=True, check=root.ensure_alive
         ) as writer:
-            report.size += copy_fd(src, writer.fd, check=root.ensure_alive)
+            report.size += _copy_data_in(root, src, writer.fd, st, space)
             writer.commit(meta.of(st))
         report.files += 1
     finally:

@@ -39,7 +39,7 @@ def cpath(path: PathLike) -> bytes:
 def show(path: PathLike) -> str:
     """Printable form of a container path: non-UTF-8 bytes as \\xNN, control characters escaped."""
     raw = os.fsencode(path)
-    return safe_text(raw.decode("utf-8", "backslashreplace"))
+    return safe_text(raw.decode("utf-8", "surrogateescape"))  # a byte as \\xNN, a backslash as \\\\
 
 
 def split(path: bytes) -> tuple[bytes, bytes]:

@@ -14,18 +14,24 @@ import stat
 import tarfile
 from typing import BinaryIO
 
+from ..errors import CtrlensError
 from .atomic import FileWriter, Meta, make_dir_at, make_fifo_at, make_hardlink_at, make_symlink_at
 from .entry import Entry
-from .errors import PathNotFound, RootfsError, UnsafeFile
-from .fdcopy import write_all
+from .errors import ContainerStopped, PathNotFound, RootfsError, UnsafeFile
+from .fdcopy import allocated_bytes, write_all
 from .ids import Accounts
+from .interrupt import terminating_cleanly
 from .report import CopyReport
 from .root import ContainerRoot, cpath, show
 from .safeopen import open_regular_at
+from .space import SpaceGuard
 from .walk import ENTER, ITEM, relative, walk
 from .write import set_metadata
 
 BUFFER = 1 << 20
+# A tar member cannot hold holes (Python's tarfile writes no sparse members): a mostly-hole file this big would
+# stream as terabytes of zeros. Such files are left out, said, and the command fails (docs/fs.md).
+SPARSE_LIMIT = 1 << 30
 
 
 class _SizedReader(io.RawIOBase):
@@ -53,12 +59,29 @@ class _SizedReader(io.RawIOBase):
         return len(data)
 
 
-def write_tar(root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: bool = False) -> CopyReport:
-    """Write container `src` as a tar stream (PAX, names as raw bytes) to `out`."""
+def write_tar(
+    root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: bool = False, keep_setid: bool = False
+) -> CopyReport:
+    """Write container `src` as a tar stream (PAX: names of any length, as raw bytes) to `out`.
+
+    Owners are written as the container sees them (as `docker cp` does); set-id bits are dropped unless
+    `keep_setid`, and even then kept only when the container's id is the host id (no user namespace remap), so
+    an archive extracted by root never holds a set-id file the container could not have made on the host."""
     with root.guard(src):
         top = root.entry(src, follow=follow)
-    base = top.name if top.name != b"/" else b"."
     report = CopyReport(target="stdout", action="archived")
+    try:
+        with terminating_cleanly():
+            _write_tar(root, top, out, report, keep_setid)
+    except CtrlensError as exc:
+        raise type(exc)(f"{exc}; {report.partial()}") from None
+    except OSError as exc:
+        raise RootfsError(f"writing the tar stream: {exc.strerror or exc}; {report.partial()}") from None
+    return report
+
+
+def _write_tar(root: ContainerRoot, top: Entry, out: BinaryIO, report: CopyReport, keep_setid: bool) -> None:
+    base = top.name if top.name != b"/" else b"."
     accounts = root.accounts()
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(
@@ -80,6 +103,7 @@ def write_tar(root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: b
             if info is None:
                 report.skip(entry.path, "socket, not archived")
                 continue
+            _setid(info, entry, keep_setid, report)
             if entry.is_file and step.parent_fd >= 0:
                 _add_file(root, tar, step.parent_fd, entry, info, links, report)
             elif entry.is_file:
@@ -88,7 +112,23 @@ def write_tar(root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: b
                 tar.addfile(info)
                 report.dirs += entry.is_dir
                 report.links += entry.is_symlink
-    return report
+
+
+def _setid(info: tarfile.TarInfo, entry: Entry, keep_setid: bool, report: CopyReport) -> None:
+    bits = info.mode & 0o6000
+    if not bits or entry.is_dir:
+        return
+    if keep_setid:
+        # The header says the container's owner: keep a bit only where that is the file's host owner too.
+        bits &= (0o4000 if info.uid != entry.st.st_uid else 0) | (
+            0o2000 if info.gid != entry.st.st_gid else 0
+        )
+        why = "its owner in the container is not its host owner"
+    else:
+        why = "use --keep-setid to keep it"
+    if bits:
+        info.mode &= ~bits
+        report.strip(entry.path, bits, why)
 
 
 def _header(root: ContainerRoot, entry: Entry, arcname: str, accounts: Accounts) -> tarfile.TarInfo | None:
@@ -160,11 +200,22 @@ def _add_top_file(
 def _add_from_fd(
     tar: tarfile.TarFile, fd: int, st: os.stat_result, info: tarfile.TarInfo, entry: Entry, report: CopyReport
 ) -> None:
+    if st.st_size > SPARSE_LIMIT and allocated_bytes(st) < st.st_size // 10:
+        report.fail(
+            entry.path,
+            f"sparse file of {st.st_size} bytes with {allocated_bytes(st)} of data: not archived (a tar stream "
+            "would carry every hole as zeros); copy it with `fs cp REF:PATH DIR`, which keeps it sparse",
+        )
+        return
     info.size = st.st_size
     reader = _SizedReader(fd, st.st_size)
     tar.addfile(info, io.BufferedReader(reader, BUFFER))
     if reader.short:
         report.skip(entry.path, "shrank while archived (padded with zeros)")
+    elif (now := os.fstat(fd).st_size) > st.st_size:
+        report.note(
+            entry.path, f"grew while archived ({st.st_size} -> {now} bytes): archived the first {st.st_size}"
+        )
     report.files += 1
     report.size += st.st_size
 
@@ -192,6 +243,23 @@ def read_tar(
     report = CopyReport(
         target=f"{show(cpath(dest))} in {root.label}" if root.label else show(dest), action="extracted"
     )
+    try:
+        with terminating_cleanly():
+            _read_tar(root, sub, stream, archive, report)
+    except ContainerStopped as exc:
+        raise ContainerStopped(f"{exc}; {report.partial()}") from None
+    except CtrlensError as exc:
+        raise type(exc)(f"{exc}; {report.partial()}") from None
+    except OSError as exc:
+        raise RootfsError(f"extracting the tar stream: {exc.strerror or exc}; {report.partial()}") from None
+    finally:
+        sub.close()
+    return report
+
+
+def _read_tar(
+    root: ContainerRoot, sub: ContainerRoot, stream: BinaryIO, archive: bool, report: CopyReport
+) -> None:
     dirs: list[tuple[bytes, Meta]] = []
     try:
         with tarfile.open(
@@ -209,14 +277,16 @@ def read_tar(
                 except (PathNotFound, UnsafeFile) as exc:
                     # e.g. a parent that an earlier member made a dangling symlink: skip it, keep going
                     report.skip(shown, str(exc), refused=True)
+                except ContainerStopped:
+                    raise
+                except CtrlensError as exc:
+                    # e.g. a name the filesystem cannot hold (a 300-byte component): say so, keep going
+                    report.fail(shown, str(exc))
         for rel, meta in reversed(dirs):  # after their contents: read-only directories must still take them
             with root.guard(b"/" + rel):
                 set_metadata(sub, b"/" + rel, meta)
     except tarfile.TarError as exc:
         raise RootfsError(f"bad tar stream: {exc}") from None
-    finally:
-        sub.close()
-    return report
 
 
 def _member_meta(root: ContainerRoot, member: tarfile.TarInfo, archive: bool) -> Meta:
@@ -253,10 +323,19 @@ def _extract(
     pfd, name = sub.parent(path)
     try:
         if member.isreg():
+            space = SpaceGuard(pfd, f"the filesystem of {show(path)} in {sub.label or 'the container'}")
+            space.admit(member.size, show(path))  # the free-space rule (docs/fs.md), before writing
             source = tar.extractfile(member)
-            with FileWriter(pfd, name, show(path), replace=True, check=sub.ensure_alive) as writer:
+
+            def check() -> None:
+                sub.ensure_alive()
+                space.check()
+
+            with FileWriter(pfd, name, show(path), replace=True, check=check) as writer:
                 while source is not None and (chunk := source.read(BUFFER)):
                     write_all(writer.fd, chunk)
+                    if writer.fd >= 0 and os.lseek(writer.fd, 0, os.SEEK_CUR) % (64 << 20) < len(chunk):
+                        check()  # every 64 MiB
                 writer.commit(meta)
             report.files += 1
             report.size += member.size

@@ -1,6 +1,7 @@
 """Tree walks that stay fd-relative: each directory is opened by name from its parent's fd with O_NOFOLLOW, so a
 symlinked directory is listed but never entered, and nothing depends on path strings (depth beyond PATH_MAX is
 fine). Every entry is lstat'ed; kernel filesystems (/proc, /sys…) inside a container are not entered.
+However deep the tree, a walk holds at most `fdwindow.KEEP` directory fds (see fdwindow): depth hides nothing.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from ..linux.fs import mount_id, pseudo_fs_name
-from .entry import Entry
-from .root import ContainerRoot, cpath, list_fd
+from .entry import Entry, join
+from .fdwindow import after_pop, after_push
+from .root import ContainerRoot, cpath
 from .safeopen import open_dir_at
 
 ENTER = "enter"  # a directory: its entries follow, then LEAVE
@@ -24,16 +26,35 @@ class Step:
     event: str
     entry: Entry
     parent_fd: int  # the directory fd holding entry (valid until the next step); -1 for the top
-    dir_fd: int = -1  # ENTER only: the directory itself, open O_RDONLY (valid until its LEAVE)
+    dir_fd: int = -1  # ENTER and LEAVE: the directory itself, open O_RDONLY (valid until the next step)
     depth: int = 0
 
 
 @dataclass(slots=True)
 class _Frame:
     entry: Entry
-    fd: int
+    fd: int  # -1 while out of the fd window (re-opened by name when the walk climbs back)
     entries: Iterator[Entry]
     depth: int
+
+
+def _frame(
+    root: ContainerRoot,
+    entry: Entry,
+    fd: int,
+    depth: int,
+    all_names: bool,
+    skip: Callable[[Entry, str], None],
+) -> _Frame:
+    frame = _Frame(entry, fd, iter(()), depth)
+    frame.entries = _entries(root, frame, all_names, skip)
+    return frame
+
+
+def _close(frame: _Frame) -> None:
+    if frame.fd >= 0:
+        os.close(frame.fd)
+        frame.fd = -1
 
 
 def _same_inode(a: os.stat_result, b: os.stat_result) -> bool:
@@ -67,7 +88,7 @@ def walk(
     stack: list[_Frame] = []
     try:
         yield Step(ENTER, top, -1, top_fd, 0)
-        stack.append(_Frame(top, top_fd, _entries(root, top_fd, top.path, all_names, skip), 0))
+        stack.append(_frame(root, top, top_fd, 0, all_names, skip))
         while stack:
             frame = stack[-1]
             entry = next(frame.entries, None)
@@ -76,7 +97,8 @@ def walk(
                 try:
                     yield Step(LEAVE, frame.entry, -1, frame.fd, frame.depth)
                 finally:
-                    os.close(frame.fd)
+                    _close(frame)
+                    after_pop(stack, _reopen, _close, lambda lost: _lose(lost, skip))
                 continue
             if not entry.is_dir:
                 yield Step(ITEM, entry, frame.fd, -1, frame.depth + 1)
@@ -105,21 +127,30 @@ def walk(
             except BaseException:
                 os.close(child)
                 raise
-            stack.append(
-                _Frame(entry, child, _entries(root, child, entry.path, all_names, skip), frame.depth + 1)
-            )
+            stack.append(_frame(root, entry, child, frame.depth + 1, all_names, skip))
+            after_push(stack, _close)
     finally:
         for frame in stack:
-            os.close(frame.fd)
+            _close(frame)
 
 
 def _entries(
-    root: ContainerRoot, dirfd: int, base: bytes, all_names: bool, skip: Callable[[Entry, str], None]
+    root: ContainerRoot, frame: _Frame, all_names: bool, skip: Callable[[Entry, str], None]
 ) -> Iterator[Entry]:
-    def vanished(path: bytes, exc: OSError) -> None:
-        skip(Entry(path, os.stat_result((0,) * 10)), exc.strerror or str(exc))
-
-    return iter(list_fd(root, dirfd, base, all_names=all_names, on_error=vanished))
+    """The directory's entries, sorted, described one at a time (a million-entry directory costs its names,
+    not a million stat results), each against the frame's fd as it is then (it may have been re-opened)."""
+    names = sorted(os.fsencode(n) for n in os.listdir(frame.fd))
+    dir_mnt = mount_id(frame.fd)
+    base = frame.entry.path
+    for name in names:
+        if not all_names and name.startswith(b"."):
+            continue
+        try:
+            yield root.entry_at(frame.fd, name, join(base, name), dir_mnt)
+        except FileNotFoundError:
+            continue  # removed since the listing
+        except OSError as exc:
+            skip(Entry(join(base, name), os.stat_result((0,) * 10)), exc.strerror or str(exc))
 
 
 def _enter(parent_fd: int, entry: Entry, skip: Callable[[Entry, str], None]) -> int:
@@ -134,6 +165,24 @@ def _enter(parent_fd: int, entry: Entry, skip: Callable[[Entry, str], None]) -> 
         skip(entry, "changed while walking")
         return -1
     return fd
+
+
+def _reopen(parent: _Frame, frame: _Frame) -> bool:
+    """Open `frame` again by its name in `parent` (open): False when it is no longer the directory we listed."""
+    try:
+        fd = open_dir_at(parent.fd, frame.entry.name)
+    except OSError:
+        return False
+    if not _same_inode(os.fstat(fd), frame.entry.st):
+        os.close(fd)
+        return False
+    frame.fd = fd
+    return True
+
+
+def _lose(frame: _Frame, skip: Callable[[Entry, str], None]) -> None:
+    skip(frame.entry, "changed while walking: the rest of it is not listed")
+    frame.entries = iter(())
 
 
 def _with_pseudo(entry: Entry, fs: str) -> Entry:

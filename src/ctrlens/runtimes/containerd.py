@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from ..model import Container, Pod
+from ..host import Host
+from ..model import Container, Pod, RestartPolicy, Snapshot
 from .base import CONTAINERD, CgroupMatch, strip_suffix
-from .context import MetaContext
+from .context import MetaContext, owners_of
+from .metafile import str_dict
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import NO, UNKNOWN, YES, RestartForecast, engine_daemon, policy_rules
+
+RESTART_MONITOR_STATUS = "containerd.io/restart.status"
+RESTART_MONITOR_POLICY = "containerd.io/restart.policy"
 
 NAME = CONTAINERD
 
@@ -55,13 +62,25 @@ def enrich(container: Container, meta: MetaContext) -> None:
             continue
         container.engine_namespace = ns
         container.bundle = bundle
-        spec = meta.read_json(f"{bundle}/config.json")
+        spec = meta.read_json(f"{bundle}/config.json", owners_of(container))
         if isinstance(spec, dict):
             container.metadata_files.append(f"{bundle}/config.json")
-            annotations = spec.get("annotations") or {}
+            annotations = str_dict(spec.get("annotations"))
             container.annotations.update(annotations)
             apply_cri_annotations(container, annotations)
+        if container.image is None:
+            _image_from_metadata_store(container, meta, ns)
         return
+
+
+def _image_from_metadata_store(container: Container, meta: MetaContext, namespace: str) -> None:
+    """`ctr run` puts the image nowhere but containerd's metadata database (meta.db, root's BoltDB file)."""
+    from .containerd_db import container_record, containerd_roots
+
+    record = container_record(meta.host, containerd_roots(meta.processes, meta.host), namespace, container.id)
+    if record is not None and record.image:
+        container.image = record.image
+        container.metadata_files.append(record.source)
 
 
 def apply_cri_annotations(container: Container, annotations: dict[str, str]) -> None:
@@ -83,3 +102,56 @@ def apply_cri_annotations(container: Container, annotations: dict[str, str]) -> 
     container.image = annotations.get(CRI + "image-name") or container.image
     if container.kube_container and pod.name:
         container.name = f"{pod.name}/{container.kube_container}"
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    """containerd's restart monitor restarts only containers labelled containerd.io/restart.status=running."""
+    from .containerd_db import container_labels, containerd_roots
+
+    found = container_labels(
+        host,
+        containerd_roots(snapshot.processes, host),
+        container.engine_namespace or "default",
+        container.id,
+    )
+    if found is None:
+        return RestartForecast(
+            UNKNOWN,
+            "containerd's metadata database does not list it; containerd restarts only containers labelled "
+            f"{RESTART_MONITOR_STATUS}=running",
+        )
+    labels, source = found
+    if labels.get(RESTART_MONITOR_STATUS) != "running":
+        return RestartForecast(
+            NO,
+            f"containerd restarts nothing by itself, and it has no {RESTART_MONITOR_STATUS}=running label",
+            None,
+            RestartPolicy("no", source=source),
+            [source],
+        )
+    raw = labels.get(RESTART_MONITOR_POLICY) or "always"
+    name, _, limit = raw.partition(":")
+    count = labels.get("containerd.io/restart.count")
+    policy = RestartPolicy(
+        name,
+        max_retries=int(limit) if limit.isdigit() else None,
+        restart_count=int(count) if count and count.isdigit() else None,
+        source=source,
+    )
+    forecast = policy_rules(
+        policy,
+        exit_code,
+        daemon=engine_daemon(snapshot, "containerd"),
+        by="containerd's restart monitor",
+        what="containerd",
+    )
+    if forecast.verdict == YES:
+        forecast.reason += " (it checks every 10 s by default)"
+    return forecast
+
+
+PLUGINS = (
+    RuntimePlugin(CONTAINERD, RULES, enrich, forecast_restart, DiffConvention.DOCKER, FixDialect.DOCKER),
+)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
+import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..host import Host
-from ..model import Process
-from ..procfs.files import read_small
+from ..model import Container, Process
 from ..procfs.hostwide import boot_time
+from . import metafile
+from .executables import is_engine_daemon
 
 
 @dataclass(slots=True)
@@ -44,21 +45,24 @@ def option_value(argv: list[str], *names: str) -> str | None:
 
 
 def discover_engine_dirs(processes: dict[int, Process], host: Host | None = None) -> EngineDirs:
-    """Non-default data roots from the daemons' own command lines (dockerd --data-root, containerd --state…)."""
+    """Non-default data roots from the daemons' own command lines (dockerd --data-root, containerd --state…).
+
+    Only root's daemons that provably run the engine's binary on the host count (`is_engine_daemon`): a local
+    user's script named `dockerd --data-root ~/fake` points nowhere.
+    """
     dirs = EngineDirs()
     for proc in processes.values():
         argv = proc.cmdline
-        if not argv:
-            continue
-        exe = os.path.basename(argv[0])
-        if exe == "dockerd":
+        if not argv or (proc.runtime_exe is None and not proc.exe_hidden):
+            continue  # not a proven (or, without ptrace access, unprovable) runtime binary
+        if is_engine_daemon(proc, "dockerd"):
             dirs.add("docker_roots", option_value(argv, "--data-root", "-g", "--graph"))
-        elif exe == "containerd":
+        elif is_engine_daemon(proc, "containerd"):
             dirs.add(
                 "containerd_states",
                 option_value(argv, "--state") or _toml_state(option_value(argv, "--config", "-c"), host),
             )
-        elif exe in ("crio", "podman"):
+        elif is_engine_daemon(proc, "crio") or is_engine_daemon(proc, "podman"):
             dirs.add("containers_storage", option_value(argv, "--root"))
             dirs.add("containers_storage", option_value(argv, "--runroot"))
     return dirs
@@ -66,42 +70,63 @@ def discover_engine_dirs(processes: dict[int, Process], host: Host | None = None
 
 def _toml_state(config_path: str | None, host: Host | None) -> str | None:
     """containerd's `state = "…"` from its --config file, when the command line does not say."""
+    return toml_string(config_path, "state", host)
+
+
+def toml_string(config_path: str | None, key: str, host: Host | None) -> str | None:
+    """A top-level string of a root-owned TOML config (containerd's --config), or None."""
     if not config_path:
         return None
     try:
-        import tomllib
-
-        with open(host.path(config_path) if host else config_path, "rb") as f:
-            state = tomllib.load(f).get("state")
-        return state if isinstance(state, str) else None
-    except (OSError, ValueError):
+        data = metafile.read_bytes(host.path(config_path) if host else config_path, cap=metafile.TEXT_CAP)
+        value = tomllib.loads(data.decode("utf-8", "replace")).get(key) if data else None
+    except (metafile.MetadataError, ValueError, RecursionError):
         return None
+    return value if isinstance(value, str) else None
+
+
+def owners_of(container: Container) -> frozenset[int]:
+    """Who may have written a container's metadata: root, plus the user of a rootless runtime's container."""
+    return frozenset({0, container.owner_uid})
 
 
 class MetaContext:
-    """Shared by the runtime enrichers during one scan: host paths, engine dirs, a JSON cache, boot time."""
+    """Shared by the runtime enrichers during one scan: host paths, engine dirs, a JSON cache, boot time.
+
+    Every runtime file goes through `metafile` (owner, type, size and depth checks); a file that fails is one
+    line in `warnings`, and reads as missing.
+    """
 
     def __init__(self, host: Host, processes: dict[int, Process]) -> None:
         self.host = host
         self.processes = processes
         self.dirs = discover_engine_dirs(processes, host)
-        self._json: dict[str, Any] = {}
+        self.warnings: list[str] = []
+        self._json: dict[tuple[str, frozenset[int]], Any] = {}
+        self._warned: set[str] = set()
         self._boot_time: float | None = None
 
-    def read_json(self, host_path: str) -> Any:
-        """A JSON file on the host, or None when missing or unreadable (metadata is best effort)."""
-        if host_path not in self._json:
-            try:
-                with open(self.host.path(host_path), "rb") as f:
-                    self._json[host_path] = json.load(f)
-            except (OSError, ValueError):
-                self._json[host_path] = None
-        return self._json[host_path]
+    def warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warnings.append(f"runtime metadata skipped: {message}")
 
-    def read_text(self, host_path: str) -> str | None:
-        try:  # bounded and non-blocking: a crafted host root may hold a FIFO or a huge file here
-            return read_small(self.host.path(host_path)).decode("utf-8", "replace")
-        except OSError:
+    def read_json(self, host_path: str, owners: frozenset[int] = metafile.ROOT_ONLY) -> Any:
+        """A JSON file on the host, or None when missing, untrusted or malformed (metadata is best effort)."""
+        key = (host_path, owners)
+        if key not in self._json:
+            try:
+                self._json[key] = metafile.read_json(self.host.path(host_path), owners)
+            except metafile.MetadataError as exc:
+                self.warn(str(exc))
+                self._json[key] = None
+        return self._json[key]
+
+    def read_text(self, host_path: str, owners: frozenset[int] = metafile.ROOT_ONLY) -> str | None:
+        try:
+            return metafile.read_text(self.host.path(host_path), owners)
+        except metafile.MetadataError as exc:
+            self.warn(str(exc))
             return None
 
     def exists(self, host_path: str) -> bool:

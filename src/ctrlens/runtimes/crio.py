@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ..model import Container, Pod
+from ..host import Host
+from ..model import Container, Pod, Snapshot
 from .base import CRIO, CgroupMatch, is_hex64, strip_suffix
-from .context import MetaContext
+from .context import MetaContext, owners_of
+from .metafile import str_dict
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import UNKNOWN, RestartForecast
 
 NAME = CRIO
 
@@ -31,12 +35,12 @@ def enrich(container: Container, meta: MetaContext) -> None:
     for root in meta.dirs.containers_storage:
         bundles.append(f"{root}/overlay-containers/{container.id}/userdata")
     for bundle in bundles:
-        spec = meta.read_json(f"{bundle}/config.json")
+        spec = meta.read_json(f"{bundle}/config.json", owners_of(container))
         if not isinstance(spec, dict):
             continue
         container.bundle = bundle
         container.metadata_files.append(f"{bundle}/config.json")
-        annotations = spec.get("annotations") or {}
+        annotations = str_dict(spec.get("annotations"))
         container.annotations.update(annotations)
         pod = container.pod or Pod(None, None, None)
         pod.name = annotations.get(K8S + "pod.name") or pod.name
@@ -55,3 +59,16 @@ def enrich(container: Container, meta: MetaContext) -> None:
         if container.kube_container and pod.name:
             container.name = f"{pod.name}/{container.kube_container}"
         return
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    return RestartForecast(
+        UNKNOWN, "a CRI-O container outside a pod: only a kubelet restarts CRI-O containers"
+    )
+
+
+PLUGINS = (
+    RuntimePlugin(CRIO, RULES, enrich, forecast_restart, DiffConvention.PODMAN, FixDialect.KUBERNETES),
+)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from ..model import Container, RestartPolicy
+from typing import Any
+
+from ..host import Host
+from ..model import Container, RestartPolicy, Snapshot
 from .base import DOCKER, CgroupMatch, is_hex64, strip_suffix
-from .context import MetaContext, normalize_time
+from .context import MetaContext, normalize_time, owners_of
+from .metafile import str_dict, text_or_none
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import RestartForecast, engine_daemon, policy_rules
 
 NAME = DOCKER
 # Parents of a bare 64-hex cgroup that mean Docker with the cgroupfs driver (GitHub Actions uses actions_job).
@@ -30,28 +36,29 @@ RULES = (match_systemd_scope, match_cgroupfs)
 
 
 def enrich(container: Container, meta: MetaContext) -> None:
+    owners = owners_of(container)
     for root in meta.dirs.docker_roots:
         cdir = f"{root}/containers/{container.id}"
-        config = meta.read_json(f"{cdir}/config.v2.json")
+        config = meta.read_json(f"{cdir}/config.v2.json", owners)
         if not isinstance(config, dict):
             continue
         container.metadata_files.append(f"{cdir}/config.v2.json")
         # Only named fields are taken: Config.Env holds the container's secrets and is never copied.
-        container.name = (config.get("Name") or "").lstrip("/") or container.name
-        cfg = config.get("Config") or {}
-        container.image = cfg.get("Image") or container.image
-        container.labels.update(cfg.get("Labels") or {})
-        container.created = normalize_time(config.get("Created")) or container.created
-        state = config.get("State") or {}
-        container.started = normalize_time(state.get("StartedAt")) or container.started
-        restart_count = config.get("RestartCount")
-        host_config = meta.read_json(f"{cdir}/hostconfig.json")
+        container.name = (text_or_none(config.get("Name")) or "").lstrip("/") or container.name
+        cfg = _dict(config.get("Config"))
+        container.image = text_or_none(cfg.get("Image")) or container.image
+        container.labels.update(str_dict(cfg.get("Labels")))
+        container.created = normalize_time(text_or_none(config.get("Created"))) or container.created
+        state = _dict(config.get("State"))
+        container.started = normalize_time(text_or_none(state.get("StartedAt"))) or container.started
+        restart_count = _int(config.get("RestartCount"))
+        host_config = meta.read_json(f"{cdir}/hostconfig.json", owners)
         if isinstance(host_config, dict):
             container.metadata_files.append(f"{cdir}/hostconfig.json")
-            policy = host_config.get("RestartPolicy") or {}
+            policy = _dict(host_config.get("RestartPolicy"))
             container.restart_policy = RestartPolicy(
-                name=policy.get("Name") or "no",
-                max_retries=policy.get("MaximumRetryCount"),
+                name=text_or_none(policy.get("Name")) or "no",
+                max_retries=_int(policy.get("MaximumRetryCount")),
                 restart_count=restart_count,
                 source=f"{cdir}/hostconfig.json",
             )
@@ -68,3 +75,27 @@ def _kube_labels(container: Container) -> None:
         container.pod.namespace = labels.get("io.kubernetes.pod.namespace")
         container.kube_container = labels.get("io.kubernetes.container.name")
         container.sandbox = labels.get("io.kubernetes.docker.type") == "podsandbox"
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    """moby restartmanager: hostconfig.json's policy with config.v2.json's RestartCount, applied by dockerd."""
+    return policy_rules(
+        container.restart_policy,
+        exit_code,
+        daemon=engine_daemon(snapshot, "dockerd"),
+        by="dockerd",
+        what="Docker",
+    )
+
+
+PLUGINS = (RuntimePlugin(DOCKER, RULES, enrich, forecast_restart, DiffConvention.DOCKER, FixDialect.DOCKER),)

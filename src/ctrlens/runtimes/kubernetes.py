@@ -7,9 +7,17 @@ cgroupfs:       /kubepods/burstable/pod<uid>/<id>   (Guaranteed: /kubepods/pod<u
 
 from __future__ import annotations
 
+import os
 import re
 
+from ..host import Host
+from ..model import Container, RestartPolicy, Snapshot
 from .base import KUBERNETES, CgroupMatch, is_hex64
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import MAYBE, YES, RestartForecast
+
+KUBELET_COMMS = {"kubelet", "k3s-server", "k3s-agent", "k0s", "kubelite"}
+KUBE_RESTART_COUNT = "io.kubernetes.container.restartCount"
 
 NAME = KUBERNETES
 QOS_CLASSES = ("besteffort", "burstable", "guaranteed")
@@ -51,3 +59,48 @@ def match_pod_child(parts: list[str], i: int) -> CgroupMatch | None:
 
 
 RULES = (match_pod_child,)
+
+
+def _kubelet(snapshot: Snapshot) -> int | None:
+    for proc in snapshot.processes.values():
+        if proc.comm in KUBELET_COMMS or (proc.cmdline and os.path.basename(proc.cmdline[0]) == "kubelet"):
+            return proc.pid
+    return None
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    """Any container of a pod, whatever its runtime: the kubelet decides (act.restart routes pods here)."""
+    pod = container.pod
+    where = f"pod {pod.namespace}/{pod.name}" if pod and pod.name else "its pod"
+    count = container.annotations.get(KUBE_RESTART_COUNT)
+    policy = RestartPolicy("kubelet", restart_count=int(count) if count and count.isdigit() else None)
+    kubelet = _kubelet(snapshot)
+    if kubelet is None:
+        return RestartForecast(
+            MAYBE,
+            f"a container of {where}, but no kubelet runs on this host: nothing restarts it until one does",
+            "kubelet",
+            policy,
+        )
+    if container.sandbox:
+        return RestartForecast(
+            YES,
+            f"the sandbox (pause) of {where}: the kubelet (pid {kubelet}) recreates the sandbox and restarts "
+            "every container of the pod",
+            "kubelet",
+            policy,
+        )
+    return RestartForecast(
+        YES,
+        f"a container of {where}: the kubelet (pid {kubelet}) restarts it per the pod's restartPolicy "
+        "(Always by default; OnFailure only after a non-zero exit; Never leaves it down)",
+        "kubelet",
+        policy,
+    )
+
+
+PLUGINS = (
+    RuntimePlugin(KUBERNETES, RULES, None, forecast_restart, DiffConvention.DOCKER, FixDialect.KUBERNETES),
+)

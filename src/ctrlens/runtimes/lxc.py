@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from ..model import Container, RestartPolicy
+from ..host import Host
+from ..model import Container, RestartPolicy, Snapshot
 from .base import LXC, CgroupMatch
-from .context import MetaContext
+from .context import MetaContext, owners_of
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import MAYBE, NO, RestartForecast
 
 NAME = LXC
 
@@ -34,7 +37,7 @@ def enrich(container: Container, meta: MetaContext) -> None:
     for lxcpath in [*meta.dirs.lxc_paths, *LXD_PATHS]:
         for config_name in ("config", "lxc.conf"):
             config_path = f"{lxcpath}/{container.id}/{config_name}"
-            text = meta.read_text(config_path)
+            text = meta.read_text(config_path, owners_of(container))
             if text is not None:
                 break
         else:
@@ -63,3 +66,33 @@ def parse_lxc_config(text: str) -> dict[str, str]:
         key, _, value = line.partition("=")
         settings[key.strip()] = value.strip()
     return settings
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    """Nothing restarts an LXC container whose init exits; a reboot inside it is a restart."""
+    policy = container.restart_policy
+    sources = [policy.source] if policy and policy.source else []
+    autostart = policy is not None and policy.name == "lxc-autostart"
+    boot = (
+        "lxc.start.auto = 1: it will be started again when the host boots (lxc-autostart), not before"
+        if autostart
+        else "lxc.start.auto is not set"
+    )
+    if exit_code is None:
+        # reboot(2) inside a PID namespace ends its init with SIGHUP, which liblxc takes as "restart me".
+        return RestartForecast(
+            MAYBE,
+            "LXC starts the container again only if its init reboots (busybox init reboots on SIGTERM, "
+            f"systemd on SIGINT); if it halts or exits, it stays stopped; {boot}",
+            "lxc monitor",
+            policy,
+            sources,
+        )
+    return RestartForecast(
+        NO, f"LXC does not restart a container whose init exits; {boot}", None, policy, sources
+    )
+
+
+PLUGINS = (RuntimePlugin(LXC, RULES, enrich, forecast_restart, DiffConvention.HEURISTIC, FixDialect.LXC),)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from ..model import Container
+from ..host import Host
+from ..model import Container, Snapshot
 from .base import LIBVIRT_LXC, NSPAWN, CgroupMatch, strip_suffix, systemd_unescape
 from .context import MetaContext
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
+from .restart_rules import UNKNOWN, RestartForecast
 
 NAME = NSPAWN
 
@@ -41,3 +44,20 @@ def enrich(container: Container, meta: MetaContext) -> None:
     fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     container.image = fields.get("ROOT") or container.image
     container.labels.update({k.lower(): v for k, v in fields.items() if k in ("CLASS", "SERVICE", "SCOPE")})
+
+
+def forecast_restart(
+    container: Container, snapshot: Snapshot, exit_code: int | None, host: Host
+) -> RestartForecast:
+    return RestartForecast(
+        UNKNOWN,
+        "systemd-nspawn restarts nothing itself; a machine run from systemd-nspawn@NAME.service follows that "
+        "unit's Restart= setting (systemctl show -p Restart systemd-nspawn@NAME)",
+    )
+
+
+PLUGINS = (
+    RuntimePlugin(NSPAWN, RULES, enrich, forecast_restart, DiffConvention.HEURISTIC, FixDialect.NONE),
+    # libvirt-lxc machines share nspawn's machine-<name>.scope rule above; nothing else is known of them.
+    RuntimePlugin(LIBVIRT_LXC, (), None, None, DiffConvention.HEURISTIC, FixDialect.NONE),
+)

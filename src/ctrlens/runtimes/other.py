@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .base import ECS, GARDEN, MESOS, CgroupMatch
+from .plugin import DiffConvention, FixDialect, RuntimePlugin
 
 _ECS = re.compile(r"[0-9a-f]{32}-\d+")
 _UUID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
@@ -30,3 +31,13 @@ def match_mesos(parts: list[str], i: int) -> CgroupMatch | None:
 
 
 RULES = (match_ecs, match_garden, match_mesos)
+
+PLUGINS = (
+    RuntimePlugin(ECS, (match_ecs,), diff_convention=DiffConvention.DOCKER, fix_dialect=FixDialect.DOCKER),
+    RuntimePlugin(
+        GARDEN, (match_garden,), diff_convention=DiffConvention.HEURISTIC, fix_dialect=FixDialect.NONE
+    ),
+    RuntimePlugin(
+        MESOS, (match_mesos,), diff_convention=DiffConvention.HEURISTIC, fix_dialect=FixDialect.NONE
+    ),
+)

@@ -1,5 +1,8 @@
 """Runtime shims and monitors seen from their command lines: the signals that do not depend on the cgroup path.
 
+The command line only says which container a shim claims. Whether a process is a shim at all is decided from
+what the container cannot forge (host pid namespace, cgroup, the host-side executable: scanner._is_trusted_shim).
+
 containerd-shim-runc-v2 -namespace moby -id <id> -address …      Docker (moby), Kubernetes (k8s.io: one shim per pod), ctr
 conmon -c <id> -n <name> -r <runtime> -b <bundle> …              Podman (--exit-command …/podman) and CRI-O
 [lxc monitor] <lxcpath> <name>                                   LXC / LXD
@@ -24,6 +27,7 @@ class ShimSignal:
     engine_namespace: str | None = None
     bundle: str | None = None
     state_path: str | None = None  # lxcpath for LXC
+    owner_uid: int = 0  # the host uid the shim runs as: 0, or the user of a rootless runtime
 
 
 def shim_signal(argv: list[str], comm: str) -> ShimSignal | None:

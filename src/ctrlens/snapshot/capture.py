@@ -53,6 +53,7 @@ class Report:
     files_skipped: int = 0
     diff_summary: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    diff_error: str | None = None  # the filesystem part failed: the command must not end as if all is well
 
 
 def utc_now() -> str:
@@ -129,6 +130,7 @@ def take_snapshot(
             # The rest of the evidence is worth keeping: say why the filesystem part is missing.
             bundle.add_json("diff.json", {"error": str(exc)})
             report.notes.append(f"diff failed: {exc}")
+            report.diff_error = str(exc)
         else:
             report.diff_summary = result.summary()
             captured = (

@@ -93,7 +93,9 @@ def _compare(result: Verification, digests: dict[str, tuple[int, str]]) -> None:
     manifest = result.manifest or {}
     if manifest.get("format") != FORMAT:
         result.problems.append(f"unknown bundle format {manifest.get('format')!r} (expected {FORMAT})")
-    listed = {m.get("name"): m for m in manifest.get("members", []) if isinstance(m, dict)}
+    listed = {
+        str(m.get("name")): m for m in manifest.get("members", []) if isinstance(m, dict) and "name" in m
+    }
     for name, entry in listed.items():
         found = digests.get(str(name))
         if found is None:

@@ -14,7 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ..errors import CtrlensError
-from ..output import safe_text
+from ..model import Snapshot
+from ..text import safe_text
 from .format import cpu_text, mem_text
 from .panels import AuditPanel, EnvPanel, FilesPanel
 from .resources import Usage
@@ -74,19 +75,18 @@ class DetailScreen(Screen[None]):
         if self.target is None:
             text.update("This container or process has gone since the table was drawn.")
             return
-        from ..commands.inspect import render
-        from ..inspect import inspect_target
+        from ..inspect import inspect_target, render
 
         try:
             record = inspect_target(self.snapshot, self.target, self.top.host)
             text.update(render(record))
         except CtrlensError as exc:
-            text.update(f"Could not inspect: {exc}")
+            text.update(f"Could not inspect: {safe_text(str(exc))}")
 
     def _title(self, usage: Usage) -> str:
         row, target = self.row, self.target
         if target is None:
-            return f"{row.name} (gone)"
+            return f"{row.name} (gone)"  # escaped already
         parts: list[str] = []
         container = target.container
         if container is not None and not target.by_pid:

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ..errors import CtrlensError
+from ..text import safe_text
 from .rows import Row
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class ConfirmKill(ModalScreen[Any]):
             self.request = self.planner(self.sig)
         except CtrlensError as exc:
             self.query_one("#question", Static).update("Cannot kill")
-            self.query_one("#plan", Static).update(str(exc))
+            self.query_one("#plan", Static).update(safe_text(str(exc)))
             self.query_one("#warning", Static).update("")
             self.query_one("#yes", Button).disabled = True
             return
@@ -149,9 +150,11 @@ def start_kill(app: TopApp, row: Row) -> None:
             try:
                 message = killplan.run(request)
             except CtrlensError as exc:
-                app.call_from_thread(app.notify, str(exc), severity="error", timeout=8)
+                app.call_from_thread(
+                    app.notify, safe_text(str(exc)), severity="error", timeout=8, markup=False
+                )
                 return
-            app.call_from_thread(app.notify, message, timeout=8)
+            app.call_from_thread(app.notify, safe_text(message), timeout=8, markup=False)
             app.call_from_thread(app.refresh_now)
 
         app.run_worker(signal_it, thread=True, group="kill")

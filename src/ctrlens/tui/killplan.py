@@ -11,6 +11,7 @@ from ..act import MAYBE, YES, KillPlan, execute, plan_kill
 from ..errors import ProcessGone
 from ..host import Host
 from ..model import Snapshot
+from ..text import safe_text
 from .rows import Row, target_of
 
 
@@ -29,14 +30,14 @@ def plan_for_row(host: Host, snapshot: Snapshot, row: Row, sig: int) -> KillRequ
     """Plan (nothing sent) the kill of what `row` shows: a container (its init) or one process."""
     target = target_of(snapshot, row)
     if target is None:
-        raise ProcessGone(f"{row.name} has gone since the last refresh")
+        raise ProcessGone(f"{row.name} has gone since the last refresh")  # row.name is escaped already
     plan = plan_kill(snapshot, target, sig, host=host)
     lines = plan.lines()
     warning = None
     if plan.restart is not None and plan.restart.verdict in (YES, MAYBE):
         who = f" by {plan.restart.by}" if plan.restart.by else ""
         verdict = "WILL be restarted" if plan.restart.verdict == YES else "may be restarted"
-        warning = f"⚠ The container {verdict}{who}: {plan.restart.reason}"
+        warning = safe_text(f"⚠ The container {verdict}{who}: {plan.restart.reason}")
     return KillRequest(plan, f"Send {plan.signal_name}?  (s switches TERM/KILL)", "\n".join(lines), warning)
 
 

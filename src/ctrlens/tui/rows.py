@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import ROLE_KERNEL, ROLE_SHIM, Container, Process, Snapshot
-from ..output import safe_text
 from ..refs import Target
+from ..text import safe_text
 from .resources import Usage
 
 CONTAINER = "container"

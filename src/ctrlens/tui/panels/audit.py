@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...output import safe_text
+from ...text import safe_text
 from .base import Panel, not_available
 
 # White on a saturated colour reads on light and dark terminals alike.

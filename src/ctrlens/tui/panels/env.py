@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ...errors import CtrlensError
-from ...output import safe_text
+from ...text import safe_text
 from .base import Panel, not_available
 
 
@@ -76,7 +77,8 @@ class EnvPanel(Panel):
         for name, value in self.pairs:
             secret = self.secret_names.get(name)
             shown = value if secret is None or self.revealed else secret
-            table.add_row(safe_text(name), safe_text(shown))
+            # Text, not str: a DataTable reads a str cell as markup, and `[/]` from a container ends `top`.
+            table.add_row(Text(safe_text(name)), Text(safe_text(shown)))
 
     def on_unmount(self) -> None:
         self.pairs = []

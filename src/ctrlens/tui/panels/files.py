@@ -10,13 +10,14 @@ from __future__ import annotations
 import stat
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from ...errors import CtrlensError
-from ...output import safe_text
+from ...text import safe_text
 from ..format import mem_text
 from .base import Panel, not_available
 from .preview import mask_secret_lines
@@ -94,9 +95,9 @@ class FilesPanel(Panel):
                 name += " -> " + show(entry.link_target)
             kind = entry.kind + (" (mount)" if entry.is_mount_point else "")
             uid, gid = self.root.owner_in_container(st)
-            table.add_row(
-                name,
-                kind,
+            table.add_row(  # Text cells: a file name is literal text, never markup
+                Text(name),
+                Text(kind),
                 mem_text(st.st_size) if entry.is_file else "",
                 stat.filemode(st.st_mode),
                 f"{uid}:{gid}",

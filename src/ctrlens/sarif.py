@@ -1,18 +1,17 @@
-"""SARIF 2.1.0 (OASIS) writer, for every command that reports findings (secrets now, audit next).
+"""The one SARIF 2.1.0 (OASIS) builder, for every feature that reports findings (audit, secrets).
 
-A command turns its findings into `SarifRule`s and `SarifResult`s; this module builds the log. Findings on a
+A feature turns its findings into `SarifRule`s and `SarifResult`s; this module builds the log (a plain dict);
+the CLI's `sarif` formatter (`ctrlens.output`) writes it under the text policy like any JSON. Findings on a
 host have no source file, so each result is placed with logical locations: the container (kind "resource")
 and, when there is one, the thing inside it (an environment variable, a mount…).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
-from .. import __version__
+from . import __version__
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -105,11 +104,6 @@ def sarif_log(
     if properties:
         run["properties"] = dict(properties)
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
-
-
-def write_sarif(log: dict[str, Any], stream: TextIO = sys.stdout) -> None:
-    json.dump(log, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
 
 
 def container_location(container_id: str, display_name: str) -> LogicalLocation:
