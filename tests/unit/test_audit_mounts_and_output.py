@@ -139,3 +139,21 @@ def test_sarif_is_valid_2_1_0(tree):
     import jsonschema
 
     jsonschema.validate(log, json.loads(SCHEMAS[0].read_text()))
+
+
+def test_a_pod_level_fix_names_the_pod_and_a_container_level_one_does_not():
+    from ctrlens.audit.finding import Fix
+
+    pod_field = Fix(docker="drop --network=host", kubernetes="spec.hostNetwork: false")
+    container_field = Fix(docker="drop --privileged", kubernetes="securityContext.privileged: false")
+    assert pod_field.for_runtime("containerd", True, "kube-system/agent") == (
+        "spec.hostNetwork: false in pod kube-system/agent"
+    )
+    assert pod_field.for_runtime("containerd", True) == "spec.hostNetwork: false"
+    assert (
+        container_field.for_runtime("containerd", True, "kube-system/agent")
+        == "securityContext.privileged: false"
+    )
+    assert (
+        pod_field.for_runtime("docker", False, None) == "drop --network=host"
+    )  # not in a pod: docker's terms

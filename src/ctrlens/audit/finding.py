@@ -64,6 +64,9 @@ def count_by_severity(findings: list[Finding]) -> dict[str, int]:
     return {str(s): n for s, n in counts.items()}
 
 
+POD_SPEC = "spec."  # a Kubernetes fix on the pod's spec (hostNetwork, hostPID, hostIPC, hostUsers), not a container's
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     """How to fix it, in each runtime's own terms."""
@@ -73,13 +76,16 @@ class Fix:
     kubernetes: str | None = None  # a securityContext (or pod spec) field
     lxc: str | None = None  # a container config key
 
-    def for_runtime(self, runtime: str, in_pod: bool) -> str | None:
-        """The fix in the terms the runtime's plugin names (runtimes/plugin.py FixDialect)."""
+    def for_runtime(self, runtime: str, in_pod: bool, pod: str | None = None) -> str | None:
+        """The fix in the terms the runtime's plugin names (runtimes/plugin.py FixDialect). `pod` ("NS/NAME"):
+        a pod-level field (`spec.…`) is set once for the whole pod, so its fix says which pod."""
         from ..runtimes import FixDialect, runtime_plugin
 
         plugin = runtime_plugin(runtime)
         dialect = FixDialect.KUBERNETES if in_pod else (plugin.fix_dialect if plugin else FixDialect.NONE)
         if dialect == FixDialect.KUBERNETES:
+            if self.kubernetes and pod and self.kubernetes.startswith(POD_SPEC):
+                return f"{self.kubernetes} in pod {pod}"
             return self.kubernetes or self.docker
         if dialect == FixDialect.PODMAN:
             return self.podman or self.docker
@@ -147,7 +153,9 @@ class Finding:
     def fix(self) -> Fix | None:
         return self.rule.fix
 
-    def to_dict(self, runtime: str | None = None, in_pod: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, runtime: str | None = None, in_pod: bool = False, pod: str | None = None
+    ) -> dict[str, Any]:
         fix = self.rule.fix
         return {
             "id": self.id,
@@ -157,7 +165,7 @@ class Finding:
             "evidence": list(self.evidence),
             "pid": self.pid,
             "why": self.why,
-            "fix": fix.for_runtime(runtime, in_pod) if fix and runtime else None,
+            "fix": fix.for_runtime(runtime, in_pod, pod) if fix and runtime else None,
             "fixes": fix.to_dict() if fix else None,
             "cis": self.cis,
         }

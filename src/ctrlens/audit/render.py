@@ -63,9 +63,9 @@ def findings(audit: ContainerAudit, floor: str, width: int, *, full: bool) -> li
 def _details(f: Finding, audit: ContainerAudit, width: int) -> list[str]:
     out = [f"        evidence: {safe_text(e)}" for e in f.evidence]
     out.append(f"        why:      {f.why}")
-    fix = f.fix.for_runtime(audit.container.runtime, audit.in_pod) if f.fix else None
+    fix = f.fix.for_runtime(audit.container.runtime, audit.in_pod, audit.pod_ref) if f.fix else None
     if fix:
-        out.append(f"        fix:      {fix}")
+        out.append(f"        fix:      {safe_text(fix)}")  # the pod's name is the pod author's text
     if f.cis:
         out.append(f"        CIS:      {f.cis}")
     return out

@@ -67,6 +67,11 @@ class ContainerAudit:
     def in_pod(self) -> bool:
         return self.container.pod is not None and bool(self.container.pod.name or self.container.pod.uid)
 
+    @property
+    def pod_ref(self) -> str | None:
+        """NS/NAME of the container's pod (what its fixes of pod-level fields name), else None."""
+        return self.container.pod.ref if self.container.pod else None
+
     def worst(self) -> str:
         return max((f.severity for f in self.findings), key=RANK.__getitem__, default=GOOD)
 
@@ -106,7 +111,7 @@ class ContainerAudit:
             "worst": str(self.worst()),
             "summary": self.summary(),
             "counts": self.counts(),
-            "findings": [f.to_dict(c.runtime, self.in_pod) for f in self.shown(floor)],
+            "findings": [f.to_dict(c.runtime, self.in_pod, self.pod_ref) for f in self.shown(floor)],
             "errors": list(self.errors),
             "gone": self.gone,
             "benchmark": CIS_VERSION,

@@ -30,7 +30,7 @@ def to_sarif(audits: list[ContainerAudit], floor: str) -> dict[str, Any]:
         where = container_location(c.id, c.display_name)
         for f in audit.shown(floor):
             digest = hashlib.sha256(f"{c.id}\0{f.id}\0{f.title}".encode()).hexdigest()[:32]
-            fix = f.fix.for_runtime(c.runtime, audit.in_pod) if f.fix else None
+            fix = f.fix.for_runtime(c.runtime, audit.in_pod, audit.pod_ref) if f.fix else None
             results.append(SarifResult(
                 f.id, f"{c.display_name}: {f.title}", [where], level=LEVEL[f.severity],
                 fingerprints={"ctrlensFinding/v1": digest},
