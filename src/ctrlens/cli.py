@@ -26,7 +26,8 @@ from .errors import EXIT_USAGE, CtrlensError
 from .text import safe_text
 
 EPILOG = """\
-REF is a container ID or unique ID prefix, a container name, or a host PID.
+REF is an exact container ID or name (pod/container too), a unique hex-ID prefix, or pid:N for a host
+process (a bare number is a PID unless it also names a container: then write pid:N). Ambiguous: exit 2.
 Output: every command takes -o table|json|ndjson (JSON keys: docs/json.md).
 Exit codes: 0 ok, 1 findings (--fail-on), 2 usage, 3 not found, 4 refused/failed, 5 permission.
 Run as root to see every container; as a normal user ctrlens shows what it can and says what it cannot.

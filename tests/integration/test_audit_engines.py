@@ -133,10 +133,10 @@ def test_hardened_container_comes_out_clean(fleet, report):
 def test_severities_evidence_and_docker_fixes(fleet, report):
     pid = fleet["pidhost"].pid
     ns = one(report[fleet["pidhost"].id], "CTRL-NS-PID-HOST")
-    assert ns["severity"] == "high" and ns["cis"] == "5.15" and ns["fix"] == "drop --pid=host"
+    assert ns["severity"] == "high" and ns["cis"] == "5.16" and ns["fix"] == "drop --pid=host"
     assert ns["evidence"] == [f"/proc/{pid}/ns/pid -> pid:[{0xEFFFFFFC}] (the host's)"]
     sock = one(report[fleet["sock"].id], "CTRL-MOUNT-RUNTIME-SOCKET")
-    assert " /var/run/docker.sock rw" in sock["evidence"][0] and sock["cis"] == "5.31"
+    assert " /var/run/docker.sock rw" in sock["evidence"][0] and sock["cis"] == "5.32"
     sys_admin = one(report[fleet["caps"].id], "CTRL-CAP-SYS-ADMIN")
     assert sys_admin["severity"] == "high" and sys_admin["evidence"] == [
         f"/proc/{fleet['caps'].pid}/status: CapEff: 00000000a82435fb"

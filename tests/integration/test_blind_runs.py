@@ -5,6 +5,7 @@ one-line reason, never 0; `exec` that cannot enter the container's namespaces ex
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,12 +20,29 @@ from testbed import unique_name
 pytestmark = pytest.mark.integration
 
 EXE = shutil.which("ctrlens") or "ctrlens"
-NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]
 SECRET = "ghp_" + "Zq8x" * 9  # a GitHub token format: found by `secrets` when it can read the environment
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]  # for shell probes
+
+# The interpreter may live where uid 65534 cannot read (/root/.pyenv, mode 0700 here): so the run loads ctrlens
+# and every module the command needs as root (a warm-up run of the same code paths, output discarded), then
+# drops to uid/gid 65534 with no groups and no capabilities, and runs the command as that user.
+AS_NOBODY = """
+import contextlib, io, json, os, sys
+from ctrlens import cli
+for warm in json.loads(sys.argv[1]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(warm)
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+assert os.geteuid() == 65534 and not os.getresuid().count(0)
+sys.exit(cli.main(sys.argv[2:]))
+"""
 
 
-def ctrlens(*args: str, as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
-    cmd = [*NOBODY, EXE, *args] if as_nobody else [EXE, *args]
+def ctrlens(*args: str, as_nobody: bool = False, warm: list[list[str]] | None = None):
+    if as_nobody:
+        cmd = [sys.executable, "-c", AS_NOBODY, json.dumps(warm or [list(args)]), *args]
+    else:
+        cmd = [EXE, *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False, cwd="/")
 
 
@@ -89,7 +107,8 @@ def test_audit_as_root_is_not_blind(target):
 def test_exec_as_nobody_refuses_and_never_runs_the_program(target, marker_dir):
     marker = marker_dir / "ran"
     program = f"readlink /proc/self/ns/net /proc/self/ns/mnt > {marker}"
-    res = ctrlens("exec", target.id[:12], "--", "sh", "-c", program, as_nobody=True)
+    warm = [["exec", target.id[:12], "-q", "--", "true"]]
+    res = ctrlens("exec", target.id[:12], "--", "sh", "-c", program, as_nobody=True, warm=warm)
     assert res.returncode == 5, (res.returncode, res.stderr)
     assert "refusing" in reason(res) or "permission" in reason(res).lower()
     assert not marker.exists(), f"the program ran: {marker.read_text()!r}"
@@ -97,8 +116,18 @@ def test_exec_as_nobody_refuses_and_never_runs_the_program(target, marker_dir):
 
 def test_exec_as_nobody_with_every_namespace_refuses_too(target, marker_dir):
     marker = marker_dir / "ran"
+    warm = [["exec", target.id[:12], "--ns", "all", "-q", "--", "true"]]
     res = ctrlens(
-        "exec", target.id[:12], "--ns", "all", "--", "/bin/sh", "-c", f"echo x > {marker}", as_nobody=True
+        "exec",
+        target.id[:12],
+        "--ns",
+        "all",
+        "--",
+        "/bin/sh",
+        "-c",
+        f"echo x > {marker}",
+        as_nobody=True,
+        warm=warm,
     )
     assert res.returncode == 5 and not marker.exists(), res.stderr
 

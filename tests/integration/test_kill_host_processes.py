@@ -39,6 +39,6 @@ def test_probe_signal_zero_only_checks():
 
 @pytest.mark.parametrize(("pid", "words"), [("1", "the host's init"), ("2", "kernel thread")])
 def test_host_init_and_kernel_threads_are_refused(pid, words):
-    res = ctrlens("kill", pid, "-s", "KILL", "--yes")
+    res = ctrlens("kill", f"pid:{pid}", "-s", "KILL", "--yes")  # bare 1 or 2 may also be an ID prefix
     assert_one_line_error(res)
     assert res.returncode == 4 and words in res.stderr

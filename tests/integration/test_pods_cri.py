@@ -226,11 +226,14 @@ def test_host_network_and_host_pid_pods_are_marked_as_the_cri_says(pods, cri_tru
 
 
 def test_audit_flags_host_network_and_host_pid_pods_with_the_pod_spec_fix(pods, cri_truth, docker_truth):
+    # a pod-level field is set once for the pod: the fix names which pod (issue 18)
+    net, pid, legacy = (f"kube-system/hostnet-{SUFFIX}", f"monitoring/hostpid-{SUFFIX}", pods["legacy-host"])
+    legacy_ref = f"{legacy.namespace}/{legacy.name}"
     cases = [
-        (f"hostnet-{SUFFIX}/app", "CTRL-NS-NET-HOST", "spec.hostNetwork: false"),
-        (f"hostpid-{SUFFIX}/app", "CTRL-NS-PID-HOST", "spec.hostPID: false"),
-        (pods["legacy-host"].containers[0].id, "CTRL-NS-NET-HOST", "spec.hostNetwork: false"),
-        (pods["legacy-host"].containers[0].id, "CTRL-NS-PID-HOST", "spec.hostPID: false"),
+        (f"hostnet-{SUFFIX}/app", "CTRL-NS-NET-HOST", f"spec.hostNetwork: false in pod {net}"),
+        (f"hostpid-{SUFFIX}/app", "CTRL-NS-PID-HOST", f"spec.hostPID: false in pod {pid}"),
+        (legacy.containers[0].id, "CTRL-NS-NET-HOST", f"spec.hostNetwork: false in pod {legacy_ref}"),
+        (legacy.containers[0].id, "CTRL-NS-PID-HOST", f"spec.hostPID: false in pod {legacy_ref}"),
     ]
     for ref, rule, fix in cases:
         res = ctrlens("audit", ref, "-o", "json", check=False)
@@ -348,3 +351,54 @@ def test_kill_a_pod_is_refused_unless_all_then_every_container_ends(testbed, pod
         )
     finally:
         testbed.remove_pod(victim)
+
+
+def test_audit_fixes_of_host_namespace_pods_name_the_pod_given_to_the_cri(pods, cri_truth):
+    """Every container of a hostNetwork/hostPID CRI pod (sandbox included) gets the pod-spec fix naming the pod
+    as PodSandboxStatus reports it; a container-level field (securityContext) is not given a pod."""
+    res = ctrlens("audit", "-o", "json", check=False)
+    assert res.returncode in (0, 1), res.stderr
+    reports = {r["id"]: r for r in json.loads(res.stdout)}
+    for key, rule, field in (
+        ("hostnet", "CTRL-NS-NET-HOST", "hostNetwork"),
+        ("hostpid", "CTRL-NS-PID-HOST", "hostPID"),
+    ):
+        truth = cri_truth[key]
+        meta = truth["status"].metadata
+        for cid in (truth["status"].id, *(c.id for c in truth["containers"])):
+            found = {f["id"]: f for f in reports[cid]["findings"]}
+            assert found[rule]["fix"] == f"spec.{field}: false in pod {meta.namespace}/{meta.name}", (
+                key,
+                cid,
+            )
+            assert (
+                found[rule]["fixes"]["kubernetes"] == f"spec.{field}: false"
+            )  # the per-runtime table stays generic
+            assert all(
+                not f["fix"].startswith("securityContext.") or " in pod " not in f["fix"]
+                for f in found.values()
+                if f["fix"]
+            )
+    # the text face says the same
+    text = ctrlens("audit", f"hostnet-{SUFFIX}/app", "--full", check=False).stdout
+    meta = cri_truth["hostnet"]["status"].metadata
+    assert f"spec.hostNetwork: false in pod {meta.namespace}/{meta.name}" in text
+
+
+def test_watch_events_carry_the_pod_given_to_the_cri(pods, cri_truth):
+    """`watch --initial` lists each CRI pod's containers with the namespace, name and uid of PodSandboxStatus
+    and the container name of ListContainers."""
+    res = ctrlens("watch", "--initial", "--type", "container.running", "--duration", "1", "--interval", "0.5")
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    assert events and {e["type"] for e in events} == {"container.running"}
+    by_id = {e["container"]["id"]: e["container"] for e in events}
+    for key, truth in cri_truth.items():
+        meta = truth["status"].metadata
+        for c in truth["containers"]:
+            got = by_id.get(c.id)
+            assert got is not None, f"{key}/{c.metadata.name} not in watch --initial"
+            assert (got["namespace"], got["pod"], got["pod_uid"]) == (meta.namespace, meta.name, meta.uid)
+            assert got["kube_container"] == c.metadata.name
+            assert got["runtime"] == "containerd"
+    # every event has the keys, a container outside any pod too (null there)
+    assert all({"pod", "namespace", "pod_uid", "kube_container"} <= set(c) for c in by_id.values())

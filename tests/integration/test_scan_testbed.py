@@ -128,7 +128,7 @@ def test_no_host_process_is_attributed_to_a_container(fleet, testbed):
     host_ns = os.readlink("/proc/self/ns/pid")
     running = testbed.running_ids()
     # Another testbed (or engine) on the same machine may run --pid=host containers: judge only ours.
-    root = str(testbed.state_dir)
+    root = str(testbed.state_dir) + "/"
     foreign = {
         c["id"]
         for c in ctrlens_json("containers")
@@ -156,7 +156,7 @@ def test_containers_lists_exactly_the_running_containers_with_names(fleet, testb
     listed = {c["id"]: c for c in ctrlens_json("containers")}
     after = testbed.running_ids()
     # Another testbed may run on the same machine: count the containers whose engine files live in ours.
-    root = str(testbed.state_dir)
+    root = str(testbed.state_dir) + "/"
     known = {
         cid
         for cid, c in listed.items()

@@ -64,7 +64,10 @@ def start_top(session: str, *args: str) -> None:
 @pytest.mark.parametrize("colours", ["dark", "light"])
 def test_top_in_tmux_shows_the_container_and_keys(web, session, colours):
     start_top(session, *(["--light"] if colours == "light" else []), "--filter", web.name)
-    screen = wait_screen(session, lambda s: web.name in s and "sleep 1000000" in s)
+    # The footer is drawn last: wait for it too (under load the table can come a refresh earlier).
+    screen = wait_screen(
+        session, lambda s: web.name in s and "sleep 1000000" in s and "Quit" in (s.splitlines() or [""])[-1]
+    )
     lines = screen.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
     assert "containers" in lines[0] and "processes" in lines[0] and f"filter '{web.name}'" in lines[0]

@@ -114,6 +114,8 @@ def test_start_and_stop_events_in_order_within_two_intervals(testbed, watch, eng
         "image": start["container"]["image"],
         "pod": None,
         "namespace": None,
+        "pod_uid": None,
+        "kube_container": None,
     }
     assert start["container"]["image"] in ("ctrlens-bb:1", "localhost/ctrlens-bb:1")
     assert start["process"]["pid"] == started.pid

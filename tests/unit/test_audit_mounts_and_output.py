@@ -30,7 +30,7 @@ def tree(tmp_path) -> AuditTree:
 def test_runtime_socket_mount(tree):
     tree.proc_file("mountinfo", DOCKER_MOUNTINFO + SOCKET)
     sock = finding(audit_tree(tree), "CTRL-MOUNT-RUNTIME-SOCKET")
-    assert sock.severity == "high" and sock.cis == "5.31"
+    assert sock.severity == "high" and sock.cis == "5.32"
     assert sock.title == "runtime socket /run/docker.sock mounted at /var/run/docker.sock"
     assert sock.evidence[0] == "/proc/4242/mountinfo: " + SOCKET.strip()
 
@@ -98,7 +98,7 @@ def test_cli_on_a_fixture_host(tree, capsys):
     [record] = json.loads(capsys.readouterr().out)
     assert record["summary"]["mounts"] == "HIGH" and record["worst"] == "high"
     sock = next(f for f in record["findings"] if f["id"] == "CTRL-MOUNT-RUNTIME-SOCKET")
-    assert sock["fix"].startswith("remove the -v/--mount") and sock["cis"] == "5.31"
+    assert sock["fix"].startswith("remove the -v/--mount") and sock["cis"] == "5.32"
     assert (
         main(["audit", "--host-root", str(tree.root), "--no-secrets", "--fail-on", "high", "--summary"]) == 1
     )
@@ -139,3 +139,21 @@ def test_sarif_is_valid_2_1_0(tree):
     import jsonschema
 
     jsonschema.validate(log, json.loads(SCHEMAS[0].read_text()))
+
+
+def test_a_pod_level_fix_names_the_pod_and_a_container_level_one_does_not():
+    from ctrlens.audit.finding import Fix
+
+    pod_field = Fix(docker="drop --network=host", kubernetes="spec.hostNetwork: false")
+    container_field = Fix(docker="drop --privileged", kubernetes="securityContext.privileged: false")
+    assert pod_field.for_runtime("containerd", True, "kube-system/agent") == (
+        "spec.hostNetwork: false in pod kube-system/agent"
+    )
+    assert pod_field.for_runtime("containerd", True) == "spec.hostNetwork: false"
+    assert (
+        container_field.for_runtime("containerd", True, "kube-system/agent")
+        == "securityContext.privileged: false"
+    )
+    assert (
+        pod_field.for_runtime("docker", False, None) == "drop --network=host"
+    )  # not in a pod: docker's terms

@@ -63,7 +63,7 @@ def test_ambiguous_prefix_lists_the_candidates(tree):
 
 def test_unknown_ref_says_what_was_looked_for(tree):
     snap = scan(Host(str(tree.root)))
-    with pytest.raises(NotFound, match="ID, ID prefix, name or PID"):
+    with pytest.raises(NotFound, match=r"exact ID, a name, a hex ID prefix.*pid:N names a process"):
         resolve_ref(snap, "gamma")
 
 

@@ -12,13 +12,15 @@ each with `check(facts, ctx)`. Rule ids are stable (`CTRL-NS-PID-HOST`); `RULES`
 
 from __future__ import annotations
 
+from .cis import CIS_IDS, CIS_VERSION
 from .context import AuditContext
 from .facts import ContainerFacts, read_facts
-from .finding import CIS_VERSION, LAYERS, RANK, RULES, SEVERITIES, Finding, Fix, Rule, at_least
+from .finding import LAYERS, RANK, RULES, SEVERITIES, Finding, Fix, Layer, Rule, Severity, at_least
 from .run import CHECKS, ContainerAudit, audit, audit_container, audit_snapshot
 
 __all__ = [
     "CHECKS",
+    "CIS_IDS",
     "CIS_VERSION",
     "LAYERS",
     "RANK",
@@ -29,7 +31,9 @@ __all__ = [
     "ContainerFacts",
     "Finding",
     "Fix",
+    "Layer",
     "Rule",
+    "Severity",
     "at_least",
     "audit",
     "audit_container",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from ..runtimes.base import CONTAINERD, CRIO, DOCKER, KUBERNETES, LXC, NSPAWN, PODMAN
 from .context import AuditContext
 from .facts import ContainerFacts, ProcessFacts
-from .finding import CAPS, GOOD, HIGH, INFO, LOW, MEDIUM, Finding, Fix, lower, rule
+from .finding import CAPS, GOOD, HIGH, INFO, LOW, MEDIUM, Finding, Fix, Severity, lower, rule
 
 # include/uapi/linux/capability.h, bits 0-40.
 CAP_NAMES = (
@@ -102,7 +102,7 @@ def runtime_default(runtime: str, host_bound: int | None) -> tuple[int, str] | N
 
 
 # The caps that break isolation, with how bad each is without a user namespace.
-DANGEROUS: dict[str, tuple[str, str]] = {
+DANGEROUS: dict[str, tuple[Severity, str]] = {
     "SYS_ADMIN": (
         HIGH,
         "mount filesystems, cgroup release_agent escapes, most of the kernel's admin interfaces",
@@ -154,7 +154,6 @@ PRIVILEGED = rule(
         podman="drop --privileged; add only the capabilities needed (--cap-add)",
         kubernetes="securityContext.privileged: false",
         lxc="an unprivileged container (lxc.idmap) and lxc.cap.drop"),
-    cis="5.4",
 )  # fmt: skip
 NEAR_PRIVILEGED = rule(
     "CTRL-CAP-NEAR-PRIVILEGED",
@@ -163,7 +162,6 @@ NEAR_PRIVILEGED = rule(
     "Missing a handful of capabilities does not make a container safe: with SYS_ADMIN and the rest it can still "
     "mount, trace and reconfigure the host.",
     _CAP_FIX,
-    cis="5.3",
 )
 ADDED = rule(
     "CTRL-CAP-ADDED",
@@ -171,7 +169,6 @@ ADDED = rule(
     "capabilities beyond the runtime's default",
     "Each capability added to the runtime's default set widens what root in the container may do to the kernel.",
     _CAP_FIX,
-    cis="5.3",
 )
 AMBIENT = rule(
     "CTRL-CAP-AMBIENT", CAPS, "ambient capabilities",
@@ -185,7 +182,6 @@ RUNTIME_DEFAULT = rule(
     "the runtime's default capabilities",
     "The runtime's default set is a compromise: most workloads need none of it (MKNOD and NET_RAW included).",
     _CAP_FIX,
-    cis="5.3",
 )
 NONE = rule(
     "CTRL-CAP-NONE",
@@ -196,8 +192,7 @@ NONE = rule(
 DANGEROUS_RULES = {
     cap: rule(f"CTRL-CAP-{cap.replace('_', '-')}", CAPS, f"dangerous capability {cap}", f"CAP_{cap}: {what}.",
               Fix(docker=f"docker run --cap-drop {cap}", podman=f"podman run --cap-drop {cap}",
-                  kubernetes=f"securityContext.capabilities.drop: [{cap}]", lxc=f"lxc.cap.drop = {cap.lower()}"),
-              cis="5.3")
+                  kubernetes=f"securityContext.capabilities.drop: [{cap}]", lxc=f"lxc.cap.drop = {cap.lower()}"))
     for cap, (_, what) in DANGEROUS.items()
 }  # fmt: skip
 

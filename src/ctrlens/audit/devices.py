@@ -13,12 +13,37 @@ from .context import AuditContext
 from .facts import ContainerFacts
 from .finding import DEVICES, GOOD, HIGH, INFO, MEDIUM, Finding, Fix, rule
 
-# What runc, crun and LXC allow by default: null, zero, full, random, urandom, tty, console, ptmx, tun, fuse,
-# the pts, and mknod (not open) of anything.
-DEFAULT_ALLOWED = {
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-    "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 10:229 rwm", "c 136:* rwm", "c 4:* rwm", "c 1:11 rwm",
-}  # fmt: skip
+# Each runtime's own default allow-list, as cgroup v1 devices.list shows it (a container is judged against its
+# own runtime's list, never a merge: Docker denies fuse, LXC allows it; runc/crun allow tun, LXC does not).
+MKNOD_ANY = frozenset({"c *:* m", "b *:* m"})
+PSEUDO = frozenset({"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm",
+                    "c 136:* rwm"})  # null zero full random urandom tty ptmx pts  # fmt: skip
+# runc appends these to every container's rules (libcontainer/specconv AllowedDevices): the above and tun.
+RUNC_DEFAULT = MKNOD_ANY | PSEUDO | {"c 10:200 rwm"}
+# crun's default_devices (src/libcrun/cgroup-resources.c): runc's plus /dev/console.
+CRUN_DEFAULT = RUNC_DEFAULT | {"c 5:1 rwm"}
+# moby's DefaultLinuxSpec (oci/defaults.go) allows zero, null, urandom, random, tty, console and denies fuse
+# (c 10:229); runc (or crun) adds its own list on top.
+DOCKER_DEFAULT = RUNC_DEFAULT | {"c 5:1 rwm"}
+# LXC's config/templates/common.conf(.in): deny all, mknod of anything, the pseudo-devices, console and fuse.
+LXC_DEFAULT = MKNOD_ANY | PSEUDO | {"c 5:1 rwm", "c 10:229 rwm"}
+# Podman, containerd (CRI or ctr, oci.WithDefaultUnixDevices) and CRI-O add nothing to their OCI runtime's
+# list, which is runc's or crun's: crun's is the wider of the two.
+DEFAULT_ALLOWED: dict[str, frozenset[str]] = {
+    "docker": DOCKER_DEFAULT,
+    "podman": CRUN_DEFAULT,
+    "containerd": CRUN_DEFAULT,
+    "cri-o": CRUN_DEFAULT,
+    "lxc": LXC_DEFAULT,
+}
+OCI_DEFAULT = CRUN_DEFAULT  # other runtimes (nspawn, ECS, unknown): what an OCI runtime allows by default
+
+
+def default_allowed(runtime: str) -> frozenset[str]:
+    """The devices cgroup entries `runtime` grants every container by default."""
+    return DEFAULT_ALLOWED.get(runtime, OCI_DEFAULT)
+
+
 KNOWN = {"1:3": "null", "1:5": "zero", "1:7": "full", "1:8": "random", "1:9": "urandom", "1:1": "mem",
          "1:2": "kmem", "1:4": "port", "1:11": "kmsg", "10:200": "net/tun", "10:229": "fuse", "10:232": "kvm",
          "10:236": "mapper/control", "254:*": "virtio block", "8:*": "sd* disks", "7:*": "loop*",
@@ -30,7 +55,6 @@ ALL_DEVICES = rule(
     "and memory.",
     Fix(docker="drop --privileged and --device-cgroup-rule 'a *:* rwm'", podman="drop --privileged",
         kubernetes="securityContext.privileged: false", lxc="lxc.cgroup.devices.deny = a, then allow only the needed"),
-    cis="5.17",
 )  # fmt: skip
 EXTRA = rule(
     "CTRL-DEV-EXTRA", DEVICES, "host devices allowed beyond the runtime's default",
@@ -38,7 +62,6 @@ EXTRA = rule(
     "opened to the container.",
     Fix(docker="drop --device / --device-cgroup-rule", podman="drop --device", kubernetes="remove the device "
         "plugin resource or hostPath device", lxc="remove the lxc.cgroup.devices.allow entries"),
-    cis="5.17",
 )  # fmt: skip
 NO_FILTER = rule(
     "CTRL-DEV-NO-FILTER", DEVICES, "no device filter (cgroup v2)",
@@ -46,7 +69,6 @@ NO_FILTER = rule(
     "device node the container can create or reach is usable.",
     Fix(docker="drop --privileged", podman="drop --privileged", kubernetes="securityContext.privileged: false",
         lxc="lxc.cgroup2.devices.deny = a"),
-    cis="5.17",
 )  # fmt: skip
 EBPF = rule(
     "CTRL-DEV-EBPF",
@@ -95,17 +117,23 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
                 HIGH, "every device allowed (a *:* rwm)", [f"{cdir.path}/devices.list: a *:* rwm"], facts.pid
             )
             return
-        extra = [e for e in entries if e not in DEFAULT_ALLOWED]
+        default = default_allowed(facts.container.runtime)
+        extra = [e for e in entries if e not in default]
         if extra:
             yield EXTRA.finding(
                 MEDIUM,
-                "devices allowed beyond the default: " + ", ".join(map(_name, extra)),
+                f"devices allowed beyond {facts.container.runtime}'s default: "
+                + ", ".join(map(_name, extra)),
                 [f"{cdir.path}/devices.list: {' | '.join(extra)}"],
                 facts.pid,
             )
         else:
-            yield DEFAULT.finding(GOOD, "default device allow-list", [(f"{cdir.path}/devices.list: {len(entries)} "
-                                                                       "default entries")], facts.pid)  # fmt: skip
+            yield DEFAULT.finding(
+                GOOD,
+                f"{facts.container.runtime}'s default device allow-list",
+                [f"{cdir.path}/devices.list: {len(entries)} default entries"],
+                facts.pid,
+            )
         return
     count = attached_device_programs(ctx.host.path(cdir.path))
     where = (

@@ -1,5 +1,7 @@
 """cgroup limits: memory, pids and CPU. A limit set on a parent (a Kubernetes pod's cgroup) counts: the
-smallest value on the way up to the hierarchy root is the one the kernel enforces."""
+smallest value on the way up to the hierarchy root is the one the kernel enforces. And the restart limit: a
+container restarted without end (restart policy `always`, `unless-stopped`, `on-failure` with no or a high
+retry count) turns a crash loop into a host-wide denial of service (CIS 5.15)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Callable, Iterator
 from .cgroupfs import CgroupDir, controller_dir, read_value
 from .context import AuditContext
 from .facts import ContainerFacts
-from .finding import GOOD, INFO, LIMITS, MEDIUM, Finding, Fix, rule
+from .finding import GOOD, INFO, LIMITS, LOW, MEDIUM, Finding, Fix, rule
 
 V1_UNLIMITED_MEMORY = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unlimited
 
@@ -18,22 +20,27 @@ NO_MEMORY = rule(
     Fix(docker="docker run --memory 512m", podman="podman run --memory 512m",
         kubernetes="resources.limits.memory: 512Mi", lxc="lxc.cgroup.memory.limit_in_bytes = 512M "
                                                         "(lxc.cgroup2.memory.max on cgroup v2)"),
-    cis="5.10",
 )  # fmt: skip
 NO_PIDS = rule(
     "CTRL-LIMIT-PIDS", LIMITS, "no pids limit",
     "Without a pids limit a fork bomb in the container exhausts the host's process table.",
     Fix(docker="docker run --pids-limit 200", podman="podman run --pids-limit 200",
         kubernetes="the kubelet's podPidsLimit (KubeletConfiguration)", lxc="lxc.cgroup.pids.max = 200"),
-    cis="5.28",
 )  # fmt: skip
 NO_CPU = rule(
     "CTRL-LIMIT-CPU", LIMITS, "no CPU limit",
     "Without a CPU quota it can take every core; shares still weigh it against others under contention.",
     Fix(docker="docker run --cpus 1", podman="podman run --cpus 1", kubernetes="resources.limits.cpu: 1",
         lxc="lxc.cgroup.cpu.cfs_quota_us = 100000"),
-    cis="5.11",
 )  # fmt: skip
+NO_RESTART_LIMIT = rule(
+    "CTRL-LIMIT-RESTART", LIMITS, "restarted without a limit",
+    "A container restarted whatever happens (`always`, `unless-stopped`) or on failure without a small limit "
+    "retries a crash forever: a denial of service of the host, and nobody looks at why it died.",
+    Fix(docker="docker update --restart on-failure:5 <container>", podman="podman run --restart on-failure:5"),
+)  # fmt: skip
+RESTART_LIMIT = 5  # the retries CIS 5.15 allows ("set to '5'": at most 5)
+UNBOUNDED_POLICIES = ("always", "unless-stopped")
 LIMITED = rule(
     "CTRL-LIMIT-SET", LIMITS, "resource limit set", "The kernel caps what it can take from the host."
 )
@@ -134,6 +141,11 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
         else:
             at = "" if where == cdir.path else f" (set on {where})"
             yield LIMITED.finding(GOOD, f"{controller} limit {show(value)}{at}", [own], facts.pid)
+    yield from _cpu_limit(facts, ctx)
+    yield from _restart(facts)
+
+
+def _cpu_limit(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     cdir = controller_dir(facts, ctx, "cpu", "cpu.max")
     if cdir is None:
         yield UNKNOWN.finding(INFO, "CPU limit unknown: controller not found", [], facts.pid)
@@ -145,3 +157,26 @@ def check(facts: ContainerFacts, ctx: AuditContext) -> Iterator[Finding]:
     else:
         at = "" if where == cdir.path else f" (set on {where})"
         yield LIMITED.finding(GOOD, f"CPU limit {cpus:g} CPUs{at}", [own], facts.pid)
+
+
+def _restart(facts: ContainerFacts) -> Iterator[Finding]:
+    """Docker's and Podman's restart policy (from their own files, runtimes/docker.py and podman.py). The
+    kubelet's, containerd's restart monitor and LXC autostart are not restart loops of this kind."""
+    policy = facts.container.restart_policy
+    if policy is None or policy.name not in (*UNBOUNDED_POLICIES, "on-failure"):
+        return
+    retries = policy.max_retries or 0  # on-failure with 0 (or no) count: no limit
+    evidence = [f"{policy.source or 'restart policy'}: RestartPolicy {policy.name}"
+                + (f", MaximumRetryCount {retries}" if policy.name == "on-failure" else "")]  # fmt: skip
+    if policy.name in UNBOUNDED_POLICIES:
+        yield NO_RESTART_LIMIT.finding(LOW, f"restart policy {policy.name}: restarted without a limit", evidence,
+                                       facts.pid)  # fmt: skip
+    elif retries == 0:
+        yield NO_RESTART_LIMIT.finding(
+            LOW, "restart policy on-failure without a retry limit", evidence, facts.pid
+        )
+    elif retries > RESTART_LIMIT:
+        yield NO_RESTART_LIMIT.finding(LOW, f"restart policy on-failure:{retries}, more than {RESTART_LIMIT} "
+                                            "retries", evidence, facts.pid)  # fmt: skip
+    else:
+        yield LIMITED.finding(GOOD, f"restart policy on-failure:{retries}", evidence, facts.pid)

@@ -26,14 +26,12 @@ APPARMOR_UNCONFINED = rule(
         podman="drop --security-opt apparmor=unconfined (containers-default applies)",
         kubernetes="securityContext.appArmorProfile.type: RuntimeDefault",
         lxc="lxc.apparmor.profile = generated"),
-    cis="5.1",
 )  # fmt: skip
 APPARMOR_COMPLAIN = rule(
     "CTRL-LSM-APPARMOR-COMPLAIN", LSM, "AppArmor profile in complain mode",
     "A profile in complain mode logs what it would deny and denies nothing.",
     Fix(docker="aa-enforce <profile>", podman="aa-enforce <profile>", kubernetes="aa-enforce <profile> on the node",
         lxc="aa-enforce <profile>"),
-    cis="5.1",
 )  # fmt: skip
 SELINUX_UNCONFINED = rule(
     "CTRL-LSM-SELINUX-UNCONFINED", LSM, "SELinux: unconfined type",
@@ -41,7 +39,6 @@ SELINUX_UNCONFINED = rule(
     "container_t policy that keeps it off host files does not apply.",
     Fix(docker="drop --security-opt label=disable", podman="drop --security-opt label=disable",
         kubernetes="securityContext.seLinuxOptions.type: container_t (or unset)", lxc="lxc.selinux.context"),
-    cis="5.2",
 )  # fmt: skip
 CONFINED = rule(
     "CTRL-LSM-CONFINED",

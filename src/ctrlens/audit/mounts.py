@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..procfs import MountEntry
 from .context import SOCKET_NAMES, AuditContext
 from .facts import ContainerFacts
-from .finding import GOOD, HIGH, LOW, MEDIUM, MOUNTS, RANK, Finding, Fix, rule
+from .finding import GOOD, HIGH, LOW, MEDIUM, MOUNTS, RANK, Finding, Fix, Severity, rule
 
 _VOLUME_FIX = Fix(
     docker="remove the -v/--mount of that host path, or mount only the subdirectory needed, read-only (:ro)",
@@ -31,7 +31,6 @@ SOCKET = rule(
     "Whoever reaches a runtime's socket can start a privileged container with the host's / mounted: it is root "
     "on the host.",
     _VOLUME_FIX,
-    cis="5.31",
 )
 HOST_PATH = rule(
     "CTRL-MOUNT-HOST-PATH",
@@ -40,7 +39,6 @@ HOST_PATH = rule(
     "A bind mount of a host system directory hands the container host files: credentials (/etc/shadow, "
     "kubelet keys), other containers' data (/var/lib/docker), devices (/dev) or the kernel's interfaces (/proc).",
     _VOLUME_FIX,
-    cis="5.5",
 )
 RW_SUBMOUNT = rule(
     "CTRL-MOUNT-RW-SUBMOUNT", MOUNTS, "read-write submount under a read-only bind",
@@ -57,7 +55,6 @@ PROPAGATION = rule(
     "A shared mount propagates mounts both ways: what the container mounts there appears on the host.",
     Fix(docker="drop the :shared/:rshared propagation option", podman="drop the :shared/:rshared option",
         kubernetes="volumeMounts[].mountPropagation: None (not Bidirectional)", lxc="lxc.rootfs.options / private"),
-    cis="5.19",
 )  # fmt: skip
 CGROUP_RW = rule(
     "CTRL-MOUNT-CGROUP-RW", MOUNTS, "cgroup filesystem mounted read-write",
@@ -75,7 +72,7 @@ CLEAN = rule(
 )
 
 # Host paths whose exposure is serious: (rw severity, ro severity).
-SENSITIVE: dict[str, tuple[str, str]] = {
+SENSITIVE: dict[str, tuple[Severity, Severity]] = {
     "/": (HIGH, HIGH), "/etc": (HIGH, HIGH), "/root": (HIGH, HIGH), "/home": (HIGH, MEDIUM),
     "/boot": (HIGH, MEDIUM), "/proc": (HIGH, MEDIUM), "/sys": (HIGH, MEDIUM), "/dev": (HIGH, MEDIUM),
     "/run": (HIGH, MEDIUM), "/var/run": (HIGH, MEDIUM), "/var/lib/docker": (HIGH, HIGH),
@@ -165,7 +162,7 @@ def _is_runtime_own(path: str, marks: set[str], ctx: AuditContext) -> bool:
     return any(under(path, v) for v in ctx.volume_dirs)
 
 
-def _targets(ctx: AuditContext) -> dict[str, tuple[str, str]]:
+def _targets(ctx: AuditContext) -> dict[str, tuple[Severity, Severity]]:
     """SENSITIVE plus this host's engine data roots, built once per run."""
     found = ctx.memo.get("sensitive")
     if found is None:
@@ -175,7 +172,7 @@ def _targets(ctx: AuditContext) -> dict[str, tuple[str, str]]:
 
 def _sensitive(
     path: str, read_only: bool, ctx: AuditContext, *, inside: bool = True
-) -> tuple[str, str] | None:
+) -> tuple[Severity, str] | None:
     """(severity, what it exposes) for a host path, or None. `inside`: also judge paths below sensitive dirs."""
     targets = _targets(ctx)
     pick = 1 if read_only else 0

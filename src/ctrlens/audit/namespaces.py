@@ -6,36 +6,35 @@ from collections.abc import Iterator
 
 from .context import AuditContext
 from .facts import ContainerFacts
-from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, NS, Finding, Fix, rule
+from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, NS, Finding, Fix, Severity, rule
 
 
 def _fix(flag: str, kube: str | None, lxc: str | None = None) -> Fix:
     return Fix(docker=f"drop --{flag}=host", podman=f"drop --{flag}=host", kubernetes=kube, lxc=lxc)
 
 
-# type -> (severity when shared, why, fix, CIS id)
-SHARED: dict[str, tuple[str, str, Fix, str | None]] = {
+# type -> (severity when shared, why, fix); CIS ids in audit/cis.py
+SHARED: dict[str, tuple[Severity, str, Fix]] = {
     "pid": (HIGH, ("It sees and can signal every host process; with ptrace or the same uid it can read their "
-            "memory and environment."), _fix("pid", "spec.hostPID: false"), "5.15"),
+            "memory and environment."), _fix("pid", "spec.hostPID: false")),
     "net": (HIGH, ("It uses the host's interfaces: it can bind host ports, reach services on localhost and sniff "
-            "traffic (with NET_RAW)."), _fix("network", "spec.hostNetwork: false", "lxc.net.0.type = veth"), "5.9"),
-    "mnt": (HIGH, "It sees the host's mount table and filesystems.", _fix("mount", None), None),
+            "traffic (with NET_RAW)."), _fix("network", "spec.hostNetwork: false", "lxc.net.0.type = veth")),
+    "mnt": (HIGH, "It sees the host's mount table and filesystems.", _fix("mount", None)),
     "ipc": (MEDIUM, "It shares System V IPC and POSIX message queues with host processes.",
-            _fix("ipc", "spec.hostIPC: false"), "5.16"),
-    "uts": (LOW, "It can change the host's hostname (with SYS_ADMIN) and sees it.", _fix("uts", None), "5.20"),
+            _fix("ipc", "spec.hostIPC: false")),
+    "uts": (LOW, "It can change the host's hostname (with SYS_ADMIN) and sees it.", _fix("uts", None)),
     "cgroup": (INFO, ("It sees host cgroup paths in /proc/self/cgroup (an information leak); runtimes create a "
                "cgroup namespace by default only on cgroup v2."),
-               Fix(docker="docker run --cgroupns=private", podman="podman run --cgroupns=private"), None),
-    "time": (INFO, "No runtime creates a time namespace; shared is normal.", Fix(), None),
+               Fix(docker="docker run --cgroupns=private", podman="podman run --cgroupns=private")),
+    "time": (INFO, "No runtime creates a time namespace; shared is normal.", Fix()),
     "user": (INFO, ("Container uids are host uids: root in it is root on the host for every file it reaches. "
              "Caps are judged together with it (CAPS) and root with it (USER)."),
              Fix(docker="dockerd --userns-remap=default", podman="podman run --userns=auto",
-                 kubernetes="spec.hostUsers: false", lxc="lxc.idmap = u 0 100000 65536 / g 0 100000 65536"),
-             "5.30"),
+                 kubernetes="spec.hostUsers: false", lxc="lxc.idmap = u 0 100000 65536 / g 0 100000 65536")),
 }  # fmt: skip
 RULES = {
-    t: rule(f"CTRL-NS-{t.upper()}-HOST", NS, f"shares the host's {t} namespace", why, fix, cis)
-    for t, (_, why, fix, cis) in SHARED.items()
+    t: rule(f"CTRL-NS-{t.upper()}-HOST", NS, f"shares the host's {t} namespace", why, fix)
+    for t, (_, why, fix) in SHARED.items()
 }
 PRIVATE = rule("CTRL-NS-PRIVATE", NS, "namespaces private", "Every namespace that isolates is its own.")
 

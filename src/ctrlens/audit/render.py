@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..text import cut, safe_text
+from .cis import CIS_VERSION
 from .finding import HIGH, LAYERS, LOW, MEDIUM, RANK, Finding, Rule
 from .run import ContainerAudit
 
 HEADERS = {"ns": "NS", "caps": "CAPS", "seccomp": "SECCOMP", "lsm": "LSM", "user": "USER", "rootfs": "ROOTFS",
            "mounts": "MOUNTS", "devices": "DEVICES", "limits": "LIMITS", "secrets": "SECRETS"}  # fmt: skip
-SHORT = {"high": "HIGH", "medium": "MED", "low": "low", "info": "info", "good": "good"}
+SHORT = {HIGH: "HIGH", MEDIUM: "MED", LOW: "low", "info": "info", "good": "good"}
 LEGEND = (
     "HIGH/MED/low: the worst finding of the layer   ok: nothing at low or above\n"
     "n/a: not available on this host   skip: not checked   ?: could not be read"
@@ -62,9 +63,9 @@ def findings(audit: ContainerAudit, floor: str, width: int, *, full: bool) -> li
 def _details(f: Finding, audit: ContainerAudit, width: int) -> list[str]:
     out = [f"        evidence: {safe_text(e)}" for e in f.evidence]
     out.append(f"        why:      {f.why}")
-    fix = f.fix.for_runtime(audit.container.runtime, audit.in_pod) if f.fix else None
+    fix = f.fix.for_runtime(audit.container.runtime, audit.in_pod, audit.pod_ref) if f.fix else None
     if fix:
-        out.append(f"        fix:      {fix}")
+        out.append(f"        fix:      {safe_text(fix)}")  # the pod's name is the pod author's text
     if f.cis:
         out.append(f"        CIS:      {f.cis}")
     return out
@@ -72,18 +73,18 @@ def _details(f: Finding, audit: ContainerAudit, width: int) -> list[str]:
 
 def totals(audits: Iterable[ContainerAudit], floor: str, *, full: bool = False) -> str:
     audits = list(audits)
-    counts = dict.fromkeys((HIGH, MEDIUM, LOW), 0)
+    counts: dict[str, int] = dict.fromkeys((HIGH, MEDIUM, LOW), 0)
     for audit in audits:
-        for f in audit.findings:
-            if f.severity in counts:
-                counts[f.severity] += 1
+        for severity, n in audit.counts().items():
+            if severity in counts:
+                counts[severity] += n
     parts = ", ".join(f"{n} {s}" for s, n in counts.items())
     gone = sum(1 for a in audits if a.gone)
     extra = f"; {gone} exited during the audit" if gone else ""
     hints = [] if RANK[floor] <= RANK["info"] else ["--severity info shows the rest"]
     hints += [] if full else ["--full the evidence and fixes"]
     hint = "; " + ", ".join(hints) if hints else ""
-    return f"{len(audits)} container(s): {parts}{extra}{hint}"
+    return f"{len(audits)} container(s): {parts}{extra}{hint}\nCIS ids: {CIS_VERSION}"
 
 
 def explain(rule: Rule) -> str:
@@ -93,5 +94,5 @@ def explain(rule: Rule) -> str:
             if text:
                 lines.append(f"fix ({runtime}): {text}")
     if rule.cis:
-        lines.append(f"CIS Docker Benchmark v1.6.0: {rule.cis}")
+        lines.append(f"{CIS_VERSION}: {rule.cis}")
     return "\n".join(lines)

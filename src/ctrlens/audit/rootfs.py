@@ -25,7 +25,6 @@ WRITABLE = rule(
     "trusts; an immutable root keeps the image as built (writes go to declared volumes and tmpfs).",
     Fix(docker="docker run --read-only (plus --tmpfs /tmp for scratch space)", podman="podman run --read-only",
         kubernetes="securityContext.readOnlyRootFilesystem: true", lxc="lxc.rootfs.options = ro"),
-    cis="5.12",
 )  # fmt: skip
 READ_ONLY = rule("CTRL-ROOTFS-READONLY", ROOTFS, "read-only root filesystem", "The image cannot be altered.")
 UNMASKED = rule(

@@ -14,6 +14,7 @@ from ..errors import CtrlensError, PermissionDenied, ProcessGone
 from ..host import Host
 from ..model import Container, Snapshot
 from . import capabilities, devices, limits, lsm, mounts, namespaces, rootfs, seccomp, secrets, user
+from .cis import CIS_VERSION
 from .context import AuditContext
 from .facts import ContainerFacts, read_facts
 from .finding import (
@@ -35,6 +36,7 @@ from .finding import (
     SECRETS,
     USER,
     Finding,
+    count_by_severity,
 )  # fmt: skip
 
 Check = Callable[[ContainerFacts, AuditContext], Iterator[Finding]]
@@ -59,10 +61,16 @@ class ContainerAudit:
     errors: list[str] = field(default_factory=list)  # layers that could not be checked, and why
     denied: list[str] = field(default_factory=list)  # of those, layers /proc refused for lack of privilege
     gone: bool = False  # the container exited before (or while) it was audited
+    facts: ContainerFacts | None = None  # what the checks read (for faces that show more than findings)
 
     @property
     def in_pod(self) -> bool:
         return self.container.pod is not None and bool(self.container.pod.name or self.container.pod.uid)
+
+    @property
+    def pod_ref(self) -> str | None:
+        """NS/NAME of the container's pod (what its fixes of pod-level fields name), else None."""
+        return self.container.pod.ref if self.container.pod else None
 
     def worst(self) -> str:
         return max((f.severity for f in self.findings), key=RANK.__getitem__, default=GOOD)
@@ -80,6 +88,10 @@ class ContainerAudit:
             return "?"
         return "ok"
 
+    def counts(self) -> dict[str, int]:
+        """Findings per severity, secrets included: the one count the CLI, TUI and exporter report."""
+        return count_by_severity(self.findings)
+
     def summary(self) -> dict[str, str]:
         return {layer: self.layer_status(layer) for layer in LAYERS}
 
@@ -96,14 +108,13 @@ class ContainerAudit:
             "name": c.display_name,
             "runtime": c.runtime,
             "pid": self.pid,
-            "worst": self.worst(),
+            "worst": str(self.worst()),
             "summary": self.summary(),
-            "counts": {
-                s: sum(1 for f in self.findings if f.severity == s) for s in (HIGH, MEDIUM, LOW, INFO, GOOD)
-            },
-            "findings": [f.to_dict(c.runtime, self.in_pod) for f in self.shown(floor)],
+            "counts": self.counts(),
+            "findings": [f.to_dict(c.runtime, self.in_pod, self.pod_ref) for f in self.shown(floor)],
             "errors": list(self.errors),
             "gone": self.gone,
+            "benchmark": CIS_VERSION,
         }
 
 
@@ -145,6 +156,7 @@ def audit(
             raise
         result.errors = [f"{layer}: {exc}" for layer in LAYERS]  # nothing checked: every cell "?"
         return result
+    result.facts = facts
     for what in facts.unreadable:  # not root: say so in the layer instead of reporting "ok"
         result.errors.append(f"{UNREADABLE_LAYER.get(what, what)}: /proc/{facts.pid}/{what} unreadable")
         result.denied.append(UNREADABLE_LAYER.get(what, what))

@@ -6,7 +6,8 @@ import hashlib
 from typing import Any
 
 from ..sarif import SarifResult, SarifRule, container_location, sarif_log
-from .finding import CIS_VERSION, GOOD, HIGH, INFO, LOW, MEDIUM, RULES, Rule
+from .cis import CIS_VERSION
+from .finding import GOOD, HIGH, INFO, LOW, MEDIUM, RULES, Rule
 from .run import ContainerAudit
 
 LEVEL = {HIGH: "error", MEDIUM: "warning", LOW: "note", INFO: "note", GOOD: "none"}
@@ -29,7 +30,7 @@ def to_sarif(audits: list[ContainerAudit], floor: str) -> dict[str, Any]:
         where = container_location(c.id, c.display_name)
         for f in audit.shown(floor):
             digest = hashlib.sha256(f"{c.id}\0{f.id}\0{f.title}".encode()).hexdigest()[:32]
-            fix = f.fix.for_runtime(c.runtime, audit.in_pod) if f.fix else None
+            fix = f.fix.for_runtime(c.runtime, audit.in_pod, audit.pod_ref) if f.fix else None
             results.append(SarifResult(
                 f.id, f"{c.display_name}: {f.title}", [where], level=LEVEL[f.severity],
                 fingerprints={"ctrlensFinding/v1": digest},

@@ -16,7 +16,6 @@ DISABLED = rule(
         podman="drop --security-opt seccomp=unconfined",
         kubernetes="securityContext.seccompProfile.type: RuntimeDefault",
         lxc="lxc.seccomp.profile = /usr/share/lxc/config/common.seccomp"),
-    cis="5.21",
 )  # fmt: skip
 NNP_UNSET = rule(
     "CTRL-NNP-UNSET", SECCOMP, "no-new-privileges not set",
@@ -24,7 +23,6 @@ NNP_UNSET = rule(
     "process that dropped them.",
     Fix(docker="docker run --security-opt no-new-privileges", podman="podman run --security-opt no-new-privileges",
         kubernetes="securityContext.allowPrivilegeEscalation: false", lxc="lxc.no_new_privs = 1"),
-    cis="5.25",
 )  # fmt: skip
 FILTERED = rule(
     "CTRL-SECCOMP-ON",

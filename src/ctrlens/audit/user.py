@@ -18,7 +18,6 @@ ROOT = rule(
         podman="podman run --user <uid>:<gid>, or --userns=auto",
         kubernetes="securityContext.runAsNonRoot: true, runAsUser: <uid>",
         lxc="an unprivileged container: lxc.idmap = u 0 100000 65536"),
-    cis="4.1",
 )  # fmt: skip
 REMAPPED = rule(
     "CTRL-USER-REMAPPED",

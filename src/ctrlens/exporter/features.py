@@ -6,17 +6,14 @@ Nothing here keeps a secret: the secrets source turns a report into one number b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import CtrlensError, ProcessGone
+from ..errors import ProcessGone
 from ..host import Host
 from ..model import Container, Snapshot
 from ..mounts import read_mounts, root_fs
 from .catalog import SEVERITIES
 from .sources import PartialFacts, Sample, flag, open_init
-
-if TYPE_CHECKING:
-    from ..audit.finding import Finding
 
 PRIVILEGED_RULES = ("CTRL-CAP-PRIVILEGED", "CTRL-CAP-NEAR-PRIVILEGED")
 SENSITIVE_MOUNT_RULES = ("CTRL-MOUNT-RUNTIME-SOCKET", "CTRL-MOUNT-HOST-PATH", "CTRL-MOUNT-RW-SUBMOUNT")
@@ -51,30 +48,23 @@ class AuditSource:
     max_age: float | None = 3600.0  # limits change out of band (`docker update`)
 
     def __init__(self, host: Host) -> None:
-        from ..audit import CHECKS, AuditContext, read_facts
+        from ..audit import AuditContext, audit
         from ..audit.capabilities import names, runtime_default, widest
-        from ..audit.finding import SECRETS
 
         self.host = host
-        self._checks = [
-            (layer, check) for layer, check in CHECKS if layer != SECRETS
-        ]  # counted by SecretsSource
-        self._context_type, self._read_facts = AuditContext, read_facts
+        self._audit = audit  # the CLI's own audit, secrets layer included: one findings count for every face
+        self._context_type = AuditContext
         self._names, self._runtime_default, self._widest = names, runtime_default, widest
         self._context = _PerSnapshot()
 
     def measure(self, container: Container, snapshot: Snapshot) -> list[Sample]:
         ctx = self._context.get(snapshot, lambda: self._context_type(snapshot, self.host))
-        facts = self._read_facts(container, self.host)
-        findings: list[Finding] = []
-        failed: list[str] = []
-        for layer, check in self._checks:
-            try:
-                findings.extend(check(facts, ctx))
-            except ProcessGone:
-                raise
-            except (CtrlensError, OSError, ValueError):
-                failed.append(layer)
+        result = self._audit(snapshot, container, self.host, context=ctx)
+        if result.gone or result.facts is None:
+            raise ProcessGone(f"container {container.id} exited")
+        facts = result.facts
+        findings = result.findings
+        failed = [error.split(":", 1)[0] for error in result.errors]
         ids = {f.id for f in findings}
         samples = [
             Sample("ctrlens_container_privileged", (), flag(bool(ids & set(PRIVILEGED_RULES)))),
@@ -85,10 +75,8 @@ class AuditSource:
                 float(sum(1 for f in findings if f.id in SENSITIVE_MOUNT_RULES)),
             ),
         ]
-        samples += [
-            Sample("ctrlens_container_findings", (sev,), float(sum(1 for f in findings if f.severity == sev)))
-            for sev in SEVERITIES
-        ]
+        counts = result.counts()
+        samples += [Sample("ctrlens_container_findings", (sev,), float(counts[sev])) for sev in SEVERITIES]
         default = self._runtime_default(container.runtime, ctx.cap_bound.mask)
         if default is not None:
             effective = self._widest(facts).cap("CapEff")

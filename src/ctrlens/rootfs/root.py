@@ -111,6 +111,7 @@ class ContainerRoot:
     ) -> ContainerRoot:
         fd = handle.open_root()
         try:
+            _refuse_host_root(fd, handle)
             ids = IdMap.from_bytes(handle.read("uid_map"), handle.read("gid_map"))
         except BaseException:
             os.close(fd)
@@ -438,3 +439,19 @@ def list_fd(
                 raise
             on_error(join(base, name), exc)
     return entries
+
+
+def _refuse_host_root(fd: int, handle: ProcHandle) -> None:
+    """A process whose root IS the host's (a host process, or a user's `unshare -p` "container" listed as
+    runtime unknown) has no container filesystem: reaching "its files" as root would reach the host's."""
+    mine = os.fstat(fd)
+    for host_root in ("/", os.path.join(handle.proc, "..")):  # ours, and the --host-root tree's
+        try:
+            other = os.stat(host_root)
+        except OSError:
+            continue
+        if (mine.st_dev, mine.st_ino) == (other.st_dev, other.st_ino):
+            raise RootfsError(
+                f"process {handle.pid}: its root is the host's root filesystem, not a container's: refusing "
+                "(use the host's own tools for host files)"
+            )

@@ -1,7 +1,7 @@
 """The events `ctrlens watch` writes, one JSON object a line. Types and keys are stable (docs/operators.md).
 
 Every event has `ts` (when the poll saw it, RFC 3339 UTC), `type`, `host` and `container` (id, name, runtime,
-image, pod, namespace); the rest depends on the type.
+image, pod, namespace, pod_uid, kube_container); the rest depends on the type.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ def timestamp(epoch: float) -> str:
 
 
 def identity(container: Container) -> dict[str, Any]:
-    return container.brief()
+    """brief() plus what a consumer joins a pod's container on (the uid outlives a pod name's reuse)."""
+    pod = container.pod
+    return {
+        **container.brief(),
+        "pod_uid": pod.uid if pod else None,
+        "kube_container": container.kube_container,
+    }
 
 
 @dataclass(slots=True)

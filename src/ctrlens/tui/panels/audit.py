@@ -73,13 +73,13 @@ class AuditPanel(Panel):
             summary.append(cell, CELL_STYLE.get(cell, "dim"))
             summary.append("  ")
         worst = result.worst()
-        counts = {s: sum(1 for f in result.findings if f.severity == s) for s in BADGE}
+        counts = {s: n for s, n in result.counts().items() if s in BADGE}  # the CLI's and exporter's count
         head = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         self.note(f"Worst: {worst.upper()} ({head}); `ctrlens audit` gives the same with SARIF output.")
         body = Text()
         body.append_text(summary)
         body.append("\n")
-        runtime, in_pod = result.container.runtime, result.in_pod
+        runtime, in_pod, pod = result.container.runtime, result.in_pod, result.pod_ref
         for finding in result.shown("info"):
             body.append("\n")
             body.append(f" {finding.severity.upper():<6}", BADGE.get(finding.severity, "reverse"))
@@ -87,7 +87,7 @@ class AuditPanel(Panel):
             body.append(safe_text(finding.title))
             for line in finding.evidence[:4]:
                 body.append(f"\n     evidence: {safe_text(line)}", "dim")
-            fix = finding.fix.for_runtime(runtime, in_pod) if finding.fix else None
+            fix = finding.fix.for_runtime(runtime, in_pod, pod) if finding.fix else None
             if fix:
                 body.append(f"\n     fix: {safe_text(fix)}")
         good = counts.get("good", 0)
