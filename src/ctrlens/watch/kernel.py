@@ -28,7 +28,7 @@ from ..runtimes import MetaContext, enrich, match_cgroup_path
 from ..runtimes.shims import shim_signal
 from ..scanner import read_process
 from . import diff
-from .events import CONTAINER_STARTED, CONTAINER_STOPPED, Event
+from .events import CONTAINER_STARTED, CONTAINER_STOPPED, Event, identity
 from .loop import Watcher, Write
 
 MIN_GAP = 1.0  # seconds from the start of one rescan to the start of the next (a burst asks for many)
@@ -218,7 +218,7 @@ class KernelWatcher:
             key = diff.instance_key(snapshot, container)
             if key in self._reported_stops:
                 continue  # its init exited (a zombie the scan still saw)
-            live[container.init_pid] = _Instance(key, container.started, container.brief())
+            live[container.init_pid] = _Instance(key, container.started, identity(container))
         seen = {i.key for i in live.values()}
         events = []
         for pid, inst in self._inits.items():
@@ -307,7 +307,7 @@ class KernelWatcher:
             if container.started is None:
                 container.started = meta.process_start_iso(proc)
         key = (cid, proc.start_ticks)
-        self._inits[proc.pid] = _Instance(key, container.started, container.brief(), since=now)
+        self._inits[proc.pid] = _Instance(key, container.started, identity(container), since=now)
         self._reported_starts[key] = now
         started = diff.started_event(snapshot, container, now, CONTAINER_STARTED, self.watcher.mask)
         started.source = "kernel"
