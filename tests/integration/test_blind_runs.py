@@ -5,7 +5,6 @@ one-line reason, never 0; `exec` that cannot enter the container's namespaces ex
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from nobody import nobody_argv
 
 from testbed import unique_name
 
@@ -23,26 +23,9 @@ EXE = shutil.which("ctrlens") or "ctrlens"
 SECRET = "ghp_" + "Zq8x" * 9  # a GitHub token format: found by `secrets` when it can read the environment
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]  # for shell probes
 
-# The interpreter may live where uid 65534 cannot read (/root/.pyenv, mode 0700 here): so the run loads ctrlens
-# and every module the command needs as root (a warm-up run of the same code paths, output discarded), then
-# drops to uid/gid 65534 with no groups and no capabilities, and runs the command as that user.
-AS_NOBODY = """
-import contextlib, io, json, os, sys
-from ctrlens import cli
-for warm in json.loads(sys.argv[1]):
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        cli.main(warm)
-os.setgroups([]); os.setgid(65534); os.setuid(65534)
-assert os.geteuid() == 65534 and not os.getresuid().count(0)
-sys.exit(cli.main(sys.argv[2:]))
-"""
-
 
 def ctrlens(*args: str, as_nobody: bool = False, warm: list[list[str]] | None = None):
-    if as_nobody:
-        cmd = [sys.executable, "-c", AS_NOBODY, json.dumps(warm or [list(args)]), *args]
-    else:
-        cmd = [EXE, *args]
+    cmd = nobody_argv(*args, warm=warm) if as_nobody else [EXE, *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False, cwd="/")
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from nobody import nobody_argv
 
 from testbed import DOCKER_IMAGE, unique_name
 
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.integration
 # The container prints /proc/uptime with a shell builtin (no fork between the instant and the print).
 BURST = int(os.environ.get("CTRLENS_WATCH_BURST", "50"))  # more for a longer check (e.g. 1000)
 STAMP = "read up idle </proc/uptime; echo {label} $up"
+# Root runs of both modes load every module watch needs before the drop to uid 65534.
+WATCH_WARM_UP = [["watch", "--mode", mode, "--duration", "1"] for mode in ("kernel", "poll")]
 
 
 class Watch:
@@ -34,8 +37,10 @@ class Watch:
     def __init__(self, *args: str, user: str | None = None, env: dict[str, str] | None = None) -> None:
         exe = shutil.which("ctrlens") or "ctrlens"
         argv = [exe, "watch", *args]
-        if user is not None:
-            argv = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *argv]
+        if user == "nobody":  # loads as root, then drops to uid 65534 (tests/integration/nobody.py)
+            argv = nobody_argv("watch", *args, warm=WATCH_WARM_UP)
+        elif user is not None:
+            raise ValueError(f"user {user!r}: only nobody is supported")
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -245,18 +250,7 @@ def test_burst_of_50_short_lived_containers_loses_no_start_or_exit(testbed, anch
 def test_fallback_to_polling_when_the_connector_is_refused(testbed, anchor):
     # Unprivileged: the kernel refuses the subscription; auto falls back, kernel mode is a permission error.
     refused = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            shutil.which("ctrlens") or "ctrlens",
-            "watch",
-            "--mode",
-            "kernel",
-            "--duration",
-            "1",
-        ],
+        nobody_argv("watch", "--mode", "kernel", "--duration", "1", warm=WATCH_WARM_UP),
         capture_output=True,
         text=True,
         timeout=60,
