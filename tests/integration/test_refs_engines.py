@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 
@@ -18,8 +19,6 @@ from testbed import unique_name
 pytestmark = pytest.mark.integration
 
 SHOWN = 6  # candidates an ambiguity error lists (refs.SHOWN_CANDIDATES)
-MAX_STARTS = 10  # containers per engine while looking for the clashes below
-LIVE_ONE_DIGIT_PIDS = {d for d in "123456789" if os.path.isdir(f"/proc/{d}")}  # kernel threads, the host init
 
 
 def ctrlens(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,31 +34,36 @@ def inspect(ref: str) -> dict:
     return record[0] if isinstance(record, list) else record
 
 
+def through_first_letter(container_id: str) -> str:
+    """The shortest prefix of a hex ID that is not all digits (so never read as a PID)."""
+    return container_id[: next(i for i, c in enumerate(container_id) if c in "abcdef") + 1]
+
+
 @pytest.fixture(scope="module")
 def clash(testbed):
-    """Docker and Podman containers until one of each shares the first hex digit of its ID (0 or a-f: not a
-    PID) and one ID starts with a one-digit PID that exists, plus an LXC container whose NAME starts with
-    that shared digit."""
+    """One Docker and one Podman container (random IDs); for each, a containerd container whose ID (chosen:
+    `ctr run` takes it) shares its prefix through the first letter; a containerd container whose ID starts
+    with "1", the host init's PID; an LXC container whose NAME starts with Docker's prefix. Chosen IDs keep the
+    clashes certain: waiting for random IDs to clash failed CI once in a few runs."""
     stem = unique_name("zz-ux")
-    started: dict[str, list] = {"docker": [], "podman": []}
     everything = []
     try:
-        shared = digit = None
-        for i in range(MAX_STARTS):
-            for engine, run in (("docker", testbed.run_docker), ("podman", testbed.run_podman)):
-                s = run(f"{stem}-{engine[0]}{i}", cmd=("sleep", "1000000"))
-                started[engine].append(s)
-                everything.append(s)
-            firsts = {s.id[0] for s in started["docker"]} & {s.id[0] for s in started["podman"]}
-            firsts -= set("123456789")  # those are PIDs too: test_number_that_is_both… covers them
-            digits = [s for s in everything if s.id[0] in LIVE_ONE_DIGIT_PIDS]
-            if firsts and digits:
-                shared, digit = sorted(firsts)[0], digits[0]
-                break
-        assert shared is not None, "no shared first hex digit after MAX_STARTS containers per engine"
-        lxc = testbed.run_lxc(f"{shared}{stem}-lxc")  # its ID is its name: starts with the shared digit too
+        docker = testbed.run_docker(f"{stem}-d", cmd=("sleep", "1000000"))
+        everything.append(docker)
+        podman = testbed.run_podman(f"{stem}-p", cmd=("sleep", "1000000"))
+        everything.append(podman)
+        prefixes = {"docker": through_first_letter(docker.id), "podman": through_first_letter(podman.id)}
+        twins = {}
+        for engine, prefix in prefixes.items():
+            twin_id = (prefix + secrets.token_hex(32))[:64]
+            twins[engine] = testbed.run_ctr(twin_id, cmd=("sleep", "1000000"))
+            everything.append(twins[engine])
+        digit = testbed.run_ctr(("1" + secrets.token_hex(32))[:64], cmd=("sleep", "1000000"))
+        everything.append(digit)
+        lxc = testbed.run_lxc(f"{prefixes['docker']}{stem}-lxc")  # its ID is its name: same start as Docker's
         everything.append(lxc)
-        yield {"stem": stem, "shared": shared, "digit": digit, "lxc": lxc, **started}
+        yield {"stem": stem, "docker": docker, "podman": podman, "prefixes": prefixes, "twins": twins,
+               "digit": digit, "lxc": lxc}  # fmt: skip
     finally:
         for s in everything:
             testbed.remove(s)
@@ -75,25 +79,25 @@ def test_name_prefix_is_not_an_id_prefix(clash):
     assert inspect(lxc.name)["container"]["runtime"] == "lxc"  # its exact name (= its ID) still works
 
 
-def test_shared_hex_prefix_is_an_error_listing_docker_and_podman_not_lxc(clash):
-    shared = clash["shared"]
-    out = ctrlens("inspect", shared)
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_shared_hex_prefix_is_an_error_listing_both_not_lxc(clash, engine):
+    prefix, mine, twin = clash["prefixes"][engine], clash[engine], clash["twins"][engine]
+    out = ctrlens("inspect", prefix)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
-    clashing = [s for engine in ("docker", "podman") for s in clash[engine] if s.id.startswith(shared)]
     listed = re.findall(r"(\w[\w-]*) ([0-9a-f]{12}) \(", out.stderr)
     total = int(re.search(r"ambiguous: (\d+) containers have IDs starting with it", out.stderr).group(1))
-    assert total >= len(clashing) >= 2 and len(listed) == min(total, SHOWN)
-    assert all(short.startswith(shared) for _, short in listed)  # only hex IDs with that prefix
-    if total <= SHOWN:  # other users' containers may share one hex digit: then the list is cut at SHOWN
-        assert {(s.runtime, s.id[:12]) for s in clashing} <= set(listed)
+    assert total >= 2 and len(listed) == min(total, SHOWN)
+    assert all(short.startswith(prefix) for _, short in listed)  # only hex IDs with that prefix
+    if total <= SHOWN:  # other users' containers may share a short prefix: then the list is cut at SHOWN
+        assert {(engine, mine.id[:12]), ("containerd", twin.id[:12])} <= set(listed)
     assert clash["lxc"].name not in out.stderr  # a name is never matched by prefix
-    one = clashing[0]
-    assert inspect(one.id[:12])["container"]["id"] == one.id  # a longer prefix is unique
-    assert inspect(one.name)["container"]["id"] == one.id  # and so is its exact name
+    assert inspect(mine.id[:12])["container"]["id"] == mine.id  # a longer prefix is unique
+    assert inspect(mine.name)["container"]["id"] == mine.id  # and so is its exact name
+    assert inspect(twin.id)["container"]["id"] == twin.id  # and an exact ID
 
 
 def test_pid_refs(clash):
-    lxc, docker = clash["lxc"], clash["docker"][0]
+    lxc, docker = clash["lxc"], clash["docker"]
     record = inspect(f"pid:{lxc.pid}")
     assert record["kind"] == "process" and record["container"]["runtime"] == "lxc"
     assert record["process"]["pid"] == lxc.pid
@@ -104,8 +108,7 @@ def test_pid_refs(clash):
 
 
 def test_number_that_is_both_a_pid_and_an_id_prefix_is_ambiguous(clash):
-    digit = clash["digit"]
-    number = digit.id[0]  # a live one-digit PID (a kernel thread, or the host init)
+    number = clash["digit"].id[0]  # "1": the host init's PID, and the first digit of a containerd ID
     out = ctrlens("inspect", number)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert f"host PID {number}" in out.stderr and f"pid:{number}" in out.stderr
