@@ -436,22 +436,33 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
     src, dst = split_operand(args.src), split_operand(args.dst)
     if (src is None) == (dst is None):
         raise UsageError("fs cp: exactly one of SRC and DST must be REF:PATH (a host path with ':' is ./a:b)")
-    if src is not None:
-        with open_root(ctx, src[0]) as root:
-            if args.dst == "-":
-                if ctx.out.isatty():
-                    raise UsageError("refusing to write a tar stream to a terminal; pipe it or redirect it")
-                out = _binary_out(ctx)
-                report = write_tar(root, src[1], out, follow=args.follow, keep_setid=args.keep_setid)
-                out.flush()
-                _warn(ctx, report.warnings())
-                if report.failed:
-                    ctx.error(f"left {report.failed} file(s) out of the tar stream (listed above)")
-                return 4 if report.failed else 0
-            from ..output.progress import Progress
+    from ..output.progress import Progress
 
-            progress = Progress(f"ctrlens fs cp {args.src}", ctx.err)
-            try:
+    # a progress line on a terminal (stderr), never in pipes: long copies and streams say how far they are
+    progress = Progress(f"ctrlens fs cp {args.src} {args.dst}", ctx.err)
+    try:
+        if src is not None:
+            with open_root(ctx, src[0]) as root:
+                if args.dst == "-":
+                    if ctx.out.isatty():
+                        raise UsageError(
+                            "refusing to write a tar stream to a terminal; pipe it or redirect it"
+                        )
+                    out = _binary_out(ctx)
+                    report = write_tar(
+                        root,
+                        src[1],
+                        out,
+                        follow=args.follow,
+                        keep_setid=args.keep_setid,
+                        progress=progress.update,
+                    )
+                    out.flush()
+                    progress.done()
+                    _warn(ctx, report.warnings())
+                    if report.failed:
+                        ctx.error(f"left {report.failed} file(s) out of the tar stream (listed above)")
+                    return 4 if report.failed else 0
                 report = copy_out(
                     root,
                     src[1],
@@ -462,26 +473,28 @@ def _cp(args: argparse.Namespace, ctx: Context) -> int:
                     keep_setid=args.keep_setid,
                     progress=progress.update,
                 )
-            finally:
-                progress.done()
-            report.target = f"{report.target} (host)"
-    else:
-        if dst is None:
-            raise UsageError("cp: one of SRC and DST must be REF:PATH")
-        with open_root(ctx, dst[0]) as root:
-            if args.src == "-":
-                stream = sys.stdin.buffer
-                report = read_tar(root, dst[1], stream, archive=args.archive)
-            else:
-                report = copy_in(
-                    root,
-                    args.src,
-                    dst[1],
-                    recursive=args.recursive,
-                    archive=args.archive,
-                    follow=args.follow,
-                    owner=_owner(root, args.owner),
-                )
+                report.target = f"{report.target} (host)"
+        else:
+            if dst is None:
+                raise UsageError("cp: one of SRC and DST must be REF:PATH")
+            with open_root(ctx, dst[0]) as root:
+                if args.src == "-":
+                    report = read_tar(
+                        root, dst[1], sys.stdin.buffer, archive=args.archive, progress=progress.update
+                    )
+                else:
+                    report = copy_in(
+                        root,
+                        args.src,
+                        dst[1],
+                        recursive=args.recursive,
+                        archive=args.archive,
+                        follow=args.follow,
+                        owner=_owner(root, args.owner),
+                        progress=progress.update,
+                    )
+    finally:
+        progress.done()
     _warn(ctx, report.warnings())
     _say(ctx, report.summary())
     if report.refused:

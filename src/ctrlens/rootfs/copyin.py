@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 
 from ..linux.fs import rename_noreplace
 from .atomic import (
@@ -79,10 +80,12 @@ def copy_in(
     archive: bool = False,
     follow: bool = False,
     owner: Owner | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
-    """Copy host `src` to container `dest` (SIGTERM and Ctrl-C leave no temp file behind)."""
+    """Copy host `src` to container `dest` (SIGTERM and Ctrl-C leave no temp file behind); `progress` hears
+    "N files, SIZE" as the copy goes (the CLI shows it on a terminal)."""
     with terminating_cleanly():
-        return _copy_in(root, src, dest, recursive, archive, follow, owner)
+        return _copy_in(root, src, dest, recursive, archive, follow, owner, progress)
 
 
 def _copy_in(
@@ -93,6 +96,7 @@ def _copy_in(
     archive: bool,
     follow: bool,
     owner: Owner | None,
+    progress: Callable[[str], None] | None,
 ) -> CopyReport:
     src_b = os.fsencode(src)
     src_st = os.stat(src_b) if follow else os.lstat(src_b)
@@ -104,7 +108,9 @@ def _copy_in(
     meta = _ContainerMeta(root, archive, owner)
     with root.guard(dest):
         target, exists = container_destination(root, cpath(dest), name, is_dir=stat.S_ISDIR(src_st.st_mode))
-        report = CopyReport(target=f"{show(target)} in {root.label}" if root.label else show(target))
+        report = CopyReport(
+            target=f"{show(target)} in {root.label}" if root.label else show(target), on_progress=progress
+        )
         if stat.S_ISDIR(src_st.st_mode):
             _copy_tree_in(root, src_b, target, exists, meta, report)
         elif stat.S_ISLNK(src_st.st_mode):
@@ -137,11 +143,12 @@ def _copy_file_in(
             space = SpaceGuard(cpfd, f"the filesystem of {show(target)} in {root.label or 'the container'}")
             space.admit(allocated_bytes(st), os.fsdecode(src))
             with FileWriter(cpfd, leaf, show(target), replace=True, check=root.ensure_alive) as writer:
-                report.size += _copy_data_in(root, fd, writer.fd, st, space)
+                report.size += _copy_data_in(root, fd, writer.fd, st, space, report)
                 writer.commit(meta.of(st))
         finally:
             os.close(cpfd)
         report.files += 1
+        report.progress()
     finally:
         os.close(fd)
 
@@ -215,12 +222,16 @@ def _fill(
             close_frame(frame)
 
 
-def _copy_data_in(root: ContainerRoot, src: int, dst: int, st: os.stat_result, space: SpaceGuard) -> int:
+def _copy_data_in(
+    root: ContainerRoot, src: int, dst: int, st: os.stat_result, space: SpaceGuard, report: CopyReport
+) -> int:
     """Sparse, and only the size seen at start (a host file still growing is cut there)."""
 
     def check() -> None:
         root.ensure_alive()
         space.check()
+        if report.on_progress is not None:
+            report.progress(os.lseek(dst, 0, os.SEEK_END))
 
     copy_sparse(src, dst, st.st_size, check=check)
     length = min(st.st_size, os.fstat(src).st_size)
@@ -267,8 +278,9 @@ def _copy_item_in(
         with FileWriter(
             dst_dir, entry.name, show(entry.path), replace=True, check=root.ensure_alive
         ) as writer:
-            report.size += _copy_data_in(root, src, writer.fd, st, space)
+            report.size += _copy_data_in(root, src, writer.fd, st, space, report)
             writer.commit(meta.of(st))
         report.files += 1
+        report.progress()
     finally:
         os.close(src)

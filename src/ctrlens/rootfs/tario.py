@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import tarfile
+from collections.abc import Callable
 from typing import BinaryIO
 
 from ..errors import CtrlensError
@@ -38,10 +39,11 @@ class _SizedReader(io.RawIOBase):
     """Exactly `size` bytes from an fd: a file that shrank while archived is padded with zeros (the header is
     already written), one that grew is cut."""
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, report: CopyReport) -> None:
         self.fd = fd
-        self.left = size
+        self.size = self.left = size
         self.short = False
+        self.report = report  # told how far into this file the stream is
 
     def readable(self) -> bool:
         return True
@@ -56,11 +58,18 @@ class _SizedReader(io.RawIOBase):
             data = bytes(want)
         buf[: len(data)] = data
         self.left -= len(data)
+        self.report.progress(self.size - self.left)
         return len(data)
 
 
 def write_tar(
-    root: ContainerRoot, src: bytes | str, out: BinaryIO, *, follow: bool = False, keep_setid: bool = False
+    root: ContainerRoot,
+    src: bytes | str,
+    out: BinaryIO,
+    *,
+    follow: bool = False,
+    keep_setid: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
     """Write container `src` as a tar stream (PAX: names of any length, as raw bytes) to `out`.
 
@@ -69,7 +78,7 @@ def write_tar(
     an archive extracted by root never holds a set-id file the container could not have made on the host."""
     with root.guard(src):
         top = root.entry(src, follow=follow)
-    report = CopyReport(target="stdout", action="archived")
+    report = CopyReport(target="stdout", action="archived", on_progress=progress)
     try:
         with terminating_cleanly():
             _write_tar(root, top, out, report, keep_setid)
@@ -208,7 +217,7 @@ def _add_from_fd(
         )
         return
     info.size = st.st_size
-    reader = _SizedReader(fd, st.st_size)
+    reader = _SizedReader(fd, st.st_size, report)
     tar.addfile(info, io.BufferedReader(reader, BUFFER))
     if reader.short:
         report.skip(entry.path, "shrank while archived (padded with zeros)")
@@ -218,6 +227,7 @@ def _add_from_fd(
         )
     report.files += 1
     report.size += st.st_size
+    report.progress()
 
 
 # --- IN ---------------------------------------------------------------------------------------------------
@@ -233,15 +243,23 @@ def member_path(name: str) -> bytes | None:
 
 
 def read_tar(
-    root: ContainerRoot, dest: bytes | str, stream: BinaryIO, *, archive: bool = False
+    root: ContainerRoot,
+    dest: bytes | str,
+    stream: BinaryIO,
+    *,
+    archive: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> CopyReport:
-    """Extract a tar stream into container directory `dest`, which acts as the root for every member."""
+    """Extract a tar stream into container directory `dest`, which acts as the root for every member;
+    `progress` hears "N files, SIZE" as it goes."""
     with root.guard(dest):
         if not stat.S_ISDIR(root.stat(dest).st_mode):
             raise RootfsError(f"{show(dest)}: not a directory in {root.label} (a tar stream needs one)")
         sub = root.subroot(dest)
     report = CopyReport(
-        target=f"{show(cpath(dest))} in {root.label}" if root.label else show(dest), action="extracted"
+        target=f"{show(cpath(dest))} in {root.label}" if root.label else show(dest),
+        action="extracted",
+        on_progress=progress,
     )
     try:
         with terminating_cleanly():
@@ -332,13 +350,17 @@ def _extract(
                 space.check()
 
             with FileWriter(pfd, name, show(path), replace=True, check=check) as writer:
+                written = 0
                 while source is not None and (chunk := source.read(BUFFER)):
                     write_all(writer.fd, chunk)
-                    if writer.fd >= 0 and os.lseek(writer.fd, 0, os.SEEK_CUR) % (64 << 20) < len(chunk):
+                    written += len(chunk)
+                    report.progress(written)
+                    if written % (64 << 20) < len(chunk):
                         check()  # every 64 MiB
                 writer.commit(meta)
             report.files += 1
             report.size += member.size
+            report.progress()
         elif member.issym():
             make_symlink_at(pfd, name, os.fsencode(member.linkname), meta, replace=True)
             report.links += 1
